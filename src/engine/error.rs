@@ -1,0 +1,55 @@
+//! engine::Error: every way the storage engine can fail. Knows no Tablestore error codes;
+//! `crate::error` maps these to OTSInternalServerError / OTSServerBusy at the edge.
+
+use std::path::PathBuf;
+
+/// Result alias for the engine.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O failure on a file.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk fail a checksum or do not parse.
+    #[error("corruption in {file} at offset {offset}: {what}")]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damaged record or block.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// An earlier fsync or write failed; the engine refuses writes until reopened.
+    #[error("engine is poisoned by an earlier I/O failure; reopen it")]
+    Poisoned,
+    /// The engine was closed.
+    #[error("engine is closed")]
+    Closed,
+    /// Writers were stalled longer than allowed waiting for flush/compaction.
+    #[error("write stalled: {0}")]
+    Stalled(String),
+    /// A caller passed something the engine cannot store (oversized key, bad row key).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// A corruption error for `file` at `offset`.
+    pub fn corruption(file: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Error {
+        Error::Corruption { file: file.into(), offset, what: what.into() }
+    }
+}
