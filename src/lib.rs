@@ -10,3 +10,10 @@
 //! - `client` and `timeline`: an async Tablestore client and the IM Timeline model on it.
 
 pub mod engine;
+pub mod error;
+pub mod protocol;
+pub mod server;
+pub mod table;
+pub mod api;
+pub mod config;
+pub mod cli;

@@ -68,3 +68,8 @@ pub struct ReadOptions {
     /// Read at this snapshot seqno instead of the latest.
     pub snapshot: Option<SeqNo>,
 }
+
+pub mod compaction;
+pub mod sstable;
+pub mod version;
+pub mod wal;

@@ -1,0 +1,1 @@
+//! Defaults and limits in one place.
