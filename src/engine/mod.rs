@@ -6,11 +6,13 @@
 //! Reads merge every source at one snapshot seqno and apply versions, tombstones, TTL and
 //! max_versions. The engine never sees HTTP, protobuf or PlainBuffer.
 
+pub mod batch;
 pub mod error;
 pub mod iter;
 pub mod key;
 pub mod options;
 
+pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{PkValue, SeqNo};
 pub use options::{Clock, DataOptions, Options, SyncPolicy};
@@ -73,3 +75,75 @@ pub mod compaction;
 pub mod sstable;
 pub mod version;
 pub mod wal;
+
+/// An open LSM engine for one table. Cheap to share behind an `Arc`; every method is
+/// thread-safe. (API fixed; the implementation is owned by the engine-core work.)
+pub struct Engine {
+    _private: (),
+}
+
+/// Rows of a scan, in scan order, read at one snapshot.
+pub struct RowIter {
+    _private: (),
+}
+
+impl Iterator for RowIter {
+    type Item = Result<Row>;
+    fn next(&mut self) -> Option<Result<Row>> {
+        None
+    }
+}
+
+impl Engine {
+    /// Opens or creates the engine in `dir`, replaying the WAL after the last flushed state.
+    pub fn open(dir: &std::path::Path, options: Options, data: DataOptions) -> Result<Engine> {
+        let _ = (dir, options, data);
+        Err(Error::Closed)
+    }
+    /// Applies `batch` atomically; returns once it is durable per the sync policy.
+    /// Returns the seqno of the batch's last record.
+    pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
+        let _ = batch;
+        Err(Error::Closed)
+    }
+    /// The seqno a read started now would see.
+    pub fn snapshot_seqno(&self) -> SeqNo {
+        0
+    }
+    /// Reads one row; `None` when it has no visible cell and no row marker.
+    pub fn get_row(&self, row: &[u8], read: &ReadOptions) -> Result<Option<Row>> {
+        let _ = (row, read);
+        Err(Error::Closed)
+    }
+    /// Scans rows between two encoded bounds (see `Direction`), at one snapshot.
+    pub fn scan(&self, start: &[u8], end: &[u8], direction: Direction, read: &ReadOptions) -> Result<RowIter> {
+        let _ = (start, end, direction, read);
+        Err(Error::Closed)
+    }
+    /// The table's current TTL and max_versions.
+    pub fn data_options(&self) -> DataOptions {
+        DataOptions::default()
+    }
+    /// Changes TTL / max_versions; reads and later compactions use the new values at once.
+    pub fn set_data_options(&self, data: DataOptions) {
+        let _ = data;
+    }
+    /// A strictly increasing auto-increment value for `partition` (the encoded first PK
+    /// column), never handed out twice, even across crashes.
+    pub fn next_auto_increment(&self, partition: &[u8]) -> Result<i64> {
+        let _ = partition;
+        Err(Error::Closed)
+    }
+    /// Flushes the memtable to an SSTable and waits for it.
+    pub fn flush(&self) -> Result<()> {
+        Err(Error::Closed)
+    }
+    /// Compacts everything down to the last level and waits for it.
+    pub fn compact(&self) -> Result<()> {
+        Err(Error::Closed)
+    }
+    /// Flushes, stops background threads and releases files. Later calls fail with `Closed`.
+    pub fn close(&self) -> Result<()> {
+        Err(Error::Closed)
+    }
+}
