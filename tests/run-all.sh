@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of otsd on a fresh machine: it installs what the tests need (a Python
+# virtualenv with the official Tablestore SDK and pytest), builds otsd, runs the Rust unit,
+# property, crash and integration tests, then drives the real server with the Python SDK.
+# Usage: ./tests/run-all.sh            (README and .ci/run call exactly this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+VENV="${OTSD_TEST_VENV:-target/sdk-venv}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python virtualenv with the official SDK ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
+step "Build otsd (debug)"
+cargo build --bins
+
+step "Rust tests: unit, property, crash, corruption, HTTP integration"
+cargo test --no-fail-fast 2>&1 | tee target/rust-tests.log
+rust_status=${PIPESTATUS[0]}
+
+step "Python SDK tests against the real server"
+set +e
+OTSD_BIN="$PWD/target/debug/otsd" "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider
+py_status=$?
+set -e
+
+if [ "$rust_status" -ne 0 ]; then
+  echo "Rust tests failed (exit $rust_status); see target/rust-tests.log" >&2
+  exit "$rust_status"
+fi
+exit "$py_status"
