@@ -21,8 +21,13 @@ step "Build otsd (debug)"
 cargo build --bins
 
 step "Rust tests: unit, property, crash, corruption, HTTP integration"
+set +e
 cargo test --no-fail-fast 2>&1 | tee target/rust-tests.log
 rust_status=${PIPESTATUS[0]}
+set -e
+if [ "$rust_status" -ne 0 ]; then
+  echo "Rust tests FAILED (exit $rust_status); see target/rust-tests.log" >&2
+fi
 
 step "Python SDK tests against the real server"
 set +e
@@ -30,8 +35,8 @@ OTSD_BIN="$PWD/target/debug/otsd" "$VENV/bin/python" -m pytest tests/sdk -q -p n
 py_status=$?
 set -e
 
+# pytest's summary stays the last line; a Rust failure still fails the run.
 if [ "$rust_status" -ne 0 ]; then
-  echo "Rust tests failed (exit $rust_status); see target/rust-tests.log" >&2
   exit "$rust_status"
 fi
 exit "$py_status"

@@ -1,1 +1,5 @@
-//! (being written)
+//! Wire formats only: protobuf messages (`pb`) and PlainBuffer rows (`plainbuffer`).
+//! No I/O and no engine here; shared by `server`/`api` and the client.
+
+pub mod pb;
+pub mod plainbuffer;
