@@ -3,3 +3,4 @@
 
 pub mod pb;
 pub mod plainbuffer;
+pub mod sign;
