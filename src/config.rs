@@ -1,1 +1,86 @@
-//! Defaults and limits in one place.
+//! Defaults and limits of the server in one place: listen address, data directory, access
+//! keys, request body cap, date skew, API version, connection cap and shutdown drain time.
+//! The CLI fills a `ServerConfig` from flags; tests build one directly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Default listen address: loopback only, so a fresh start is never exposed to the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8800";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./otsd-data";
+/// Default access key id (a local dev server: the keys are a formality, not a secret).
+pub const DEFAULT_ACCESS_KEY_ID: &str = "otsd";
+/// Default access key secret.
+pub const DEFAULT_ACCESS_KEY_SECRET: &str = "otsd-secret";
+/// Largest accepted request body: Tablestore documents 5 MB per request.
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Largest accepted difference between `x-ots-date` and the server clock; the SDKs apply
+/// the same 15 minutes to the dates of responses.
+pub const MAX_DATE_SKEW: Duration = Duration::from_secs(15 * 60);
+/// The only protocol version otsd speaks (`x-ots-apiversion`).
+pub const API_VERSION: &str = "2015-12-31";
+/// Open connections served at once; further clients wait in the listen backlog. Above the
+/// SDK pools (Python 500, Node 300) so a single busy client is never starved.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long shutdown waits for in-flight requests before flushing and exiting anyway.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+
+/// Everything the HTTP layer needs to know besides the catalog.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Access key id -> access key secret.
+    pub access_keys: HashMap<String, String>,
+    /// Request bodies above this size are answered with 413.
+    pub max_body_bytes: usize,
+    /// Largest accepted `x-ots-date` skew; `None` disables the check (tests of old dates).
+    pub max_date_skew: Option<Duration>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Longest wait for in-flight requests on shutdown.
+    pub shutdown_drain: Duration,
+}
+
+impl ServerConfig {
+    /// A config with one access key pair and the default limits.
+    pub fn with_key(
+        access_key_id: impl Into<String>,
+        access_key_secret: impl Into<String>,
+    ) -> Self {
+        let mut access_keys = HashMap::new();
+        access_keys.insert(access_key_id.into(), access_key_secret.into());
+        ServerConfig {
+            access_keys,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_date_skew: Some(MAX_DATE_SKEW),
+            max_connections: MAX_CONNECTIONS,
+            shutdown_drain: SHUTDOWN_DRAIN,
+        }
+    }
+
+    /// The secret of `access_key_id`, if that key is configured.
+    pub fn secret_of(&self, access_key_id: &str) -> Option<&str> {
+        self.access_keys.get(access_key_id).map(String::as_str)
+    }
+}
+
+impl Default for ServerConfig {
+    /// The default key pair (`otsd` / `otsd-secret`) and the default limits.
+    fn default() -> Self {
+        ServerConfig::with_key(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_knows_only_the_default_key_and_caps_bodies_at_5_mib() {
+        let cfg = ServerConfig::default();
+        assert_eq!(cfg.secret_of("otsd"), Some("otsd-secret"));
+        assert_eq!(cfg.secret_of("other"), None);
+        assert_eq!(cfg.max_body_bytes, 5 << 20);
+        assert_eq!(cfg.max_date_skew, Some(Duration::from_secs(900)));
+    }
+}

@@ -1,1 +1,34 @@
-fn main() {}
+//! The `otsd` command line: parses flags (each also readable from an `OTSD_*` variable) and
+//! hands over to `otsd::cli`. `otsd serve` runs the server.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Tablestore-compatible server on its own LSM storage engine.
+#[derive(Debug, Parser)]
+#[command(name = "otsd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the Tablestore wire protocol over HTTP until SIGINT/SIGTERM.
+    Serve(otsd::cli::serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => otsd::cli::serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("otsd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,22 @@
-//! (being written)
+//! Bodies of the `otsd` subcommands; `main.rs` only parses flags and calls in here.
+//! `serve` runs the server; other subcommands live beside it in their own files.
+
+pub mod serve;
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the tracing subscriber on stderr with a `RUST_LOG`-style filter such as `info`
+/// or `otsd=debug,hyper=warn`. Stdout stays free for the start-up banner.
+///
+/// # Errors
+/// The filter does not parse.
+pub fn init_tracing(filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid --log filter '{filter}': {e}"))?;
+    // A second call (tests, nested commands) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}

@@ -1,1 +1,117 @@
-//! (being written)
+//! The HTTP edge: the accept loop with its connection cap and graceful drain. Request
+//! handling is in `http`, authentication in `auth`, response headers and signing in
+//! `response`; operations themselves are `api`'s business.
+
+pub mod auth;
+pub mod http;
+pub mod response;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::config::ServerConfig;
+use crate::table::Catalog;
+
+/// What every request handler shares.
+pub struct ServerState {
+    /// All instances and tables.
+    pub catalog: Arc<Catalog>,
+    /// Keys and limits.
+    pub config: ServerConfig,
+}
+
+/// Held by every connection and every running handler; shutdown waits until all are gone.
+#[derive(Clone)]
+pub struct DrainGuard(
+    #[expect(
+        dead_code,
+        reason = "held for its drop: the channel closes when the last guard goes"
+    )]
+    mpsc::Sender<()>,
+);
+
+/// Serves `listener` until `shutdown` completes, then stops accepting, lets in-flight
+/// requests finish (idle keep-alive connections are closed at once) for at most
+/// `config.shutdown_drain`, and returns. Closing the catalog is the caller's job.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let max_connections = state.config.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (stop_tx, stop_rx) = watch::channel(());
+    let (drained_tx, mut drained_rx) = mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+
+    loop {
+        // Wait for a free slot before accepting, so excess clients queue in the backlog
+        // instead of being accepted and starved.
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "set_nodelay failed");
+        }
+        let guard = DrainGuard(drained_tx.clone());
+        let state = Arc::clone(&state);
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let service_guard = guard.clone();
+            let service =
+                service_fn(move |req| http::serve(Arc::clone(&state), req, service_guard.clone()));
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stop_rx.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+            drop(guard);
+        });
+    }
+
+    drop(listener);
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop_tx.send(());
+    drop(drained_tx);
+    if tokio::time::timeout(state.config.shutdown_drain, drained_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within the drain time");
+    }
+    Ok(())
+}

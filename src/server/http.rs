@@ -1,0 +1,182 @@
+//! The hyper service: `GET /health`, 405 for other methods, and `POST /<Api>`: body read
+//! with a hard cap (413), API name check, authentication, then the blocking handler on
+//! tokio's blocking pool. Every request ends in exactly one response and one log line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::auth;
+use super::response::{self, Body, ResponseSigner};
+use super::{DrainGuard, ServerState};
+use crate::api::{self, Api};
+use crate::error::{ErrorCode, OtsError};
+
+/// How much of an oversized body is read and discarded after the 413 is decided, so that a
+/// client still writing its body (the SDKs send the whole body before reading) sees the 413
+/// instead of a connection reset. Nothing of it is buffered.
+const LINGER_DRAIN_FACTOR: usize = 4;
+/// Longest time spent discarding an oversized body.
+const LINGER_DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Serves one request. Never fails: every error becomes a Tablestore error response.
+pub async fn serve(
+    state: Arc<ServerState>,
+    req: Request<Incoming>,
+    guard: DrainGuard,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let request_id = response::new_request_id();
+    let (api_label, response) = route(&state, req, &request_id, guard).await;
+    response::log(
+        &request_id,
+        &api_label,
+        response.status(),
+        started.elapsed(),
+    );
+    Ok(response)
+}
+
+async fn route(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    request_id: &str,
+    guard: DrainGuard,
+) -> (String, Response<Body>) {
+    let path = req.uri().path();
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        if path == "/health" {
+            return ("health".to_string(), response::plain(StatusCode::OK, "ok"));
+        }
+    }
+    // Python sends `//PutRow` when the endpoint ends in `/`: the API is the last segment.
+    let api_name = path.rsplit('/').next().unwrap_or_default().to_string();
+    if req.method() != Method::POST {
+        let err = OtsError::new(
+            ErrorCode::MethodNotAllowed,
+            "Only POST method for requests is supported.",
+        );
+        return (api_name, response::error(&err, request_id, None));
+    }
+    let response = post(state, req, &api_name, request_id, guard).await;
+    (api_name, response)
+}
+
+async fn post(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    api_name: &str,
+    request_id: &str,
+    guard: DrainGuard,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match read_capped(body, state.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(rest)) => {
+            linger_drain(
+                rest,
+                state
+                    .config
+                    .max_body_bytes
+                    .saturating_mul(LINGER_DRAIN_FACTOR),
+            );
+            let err = OtsError::new(
+                ErrorCode::RequestBodyTooLarge,
+                "The size of POST data is too large.",
+            );
+            return response::error(&err, request_id, None);
+        }
+        Err(BodyError::Read(e)) => {
+            tracing::debug!(request_id, error = %e, "request body read failed");
+            let err = OtsError::param("Failed to read the request body.");
+            return response::error(&err, request_id, None);
+        }
+    };
+    let Some(api) = Api::parse(api_name) else {
+        let err = OtsError::param(format!("Unsupported operation: '{api_name}'."));
+        return response::error(&err, request_id, None);
+    };
+    let verified = match auth::verify(
+        &parts.headers,
+        &body,
+        api.name(),
+        &state.config,
+        chrono::Utc::now(),
+    ) {
+        Ok(verified) => verified,
+        Err(e) => return response::error(&OtsError::from(e), request_id, None),
+    };
+    let signer = ResponseSigner {
+        access_key_id: verified.access_key_id,
+        key: verified.response_key,
+        api_name: api.name(),
+    };
+    let catalog = Arc::clone(&state.catalog);
+    let instance = verified.instance;
+    // The engine fsyncs: run on the blocking pool, where many writers can wait on one group
+    // commit at once. The guard keeps shutdown from closing the catalog under this call.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _guard = guard;
+        api::handle(&catalog, api, &instance, &body)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(bytes)) => response::build(StatusCode::OK, bytes, request_id, Some(&signer)),
+        Ok(Err(err)) => response::error(&err, request_id, Some(&signer)),
+        Err(join_error) => {
+            tracing::error!(request_id, api = api.name(), error = %join_error, "handler panicked");
+            response::error(&OtsError::internal(), request_id, Some(&signer))
+        }
+    }
+}
+
+enum BodyError {
+    /// Over the cap; carries the unread rest of the body.
+    TooLarge(Incoming),
+    /// The connection failed or the framing was invalid.
+    Read(hyper::Error),
+}
+
+/// Reads the whole body if it fits in `cap` bytes. A declared `Content-Length` over the cap
+/// is refused before reading anything; an undeclared (chunked) body is refused as soon as
+/// the bytes read exceed the cap, so at most `cap` plus one frame is ever held.
+async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+    let declared = body.size_hint().lower();
+    if declared > cap as u64 {
+        return Err(BodyError::TooLarge(body));
+    }
+    let mut buf = BytesMut::with_capacity(declared as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > cap {
+                return Err(BodyError::TooLarge(body));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads and discards up to `limit` more bytes of `body` in the background (bounded in bytes
+/// and time), then drops it; hyper closes the connection if the body did not end.
+fn linger_drain(mut body: Incoming, limit: usize) {
+    tokio::spawn(async move {
+        let drain = async {
+            let mut discarded = 0usize;
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    discarded = discarded.saturating_add(data.len());
+                    if discarded > limit {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_DRAIN_TIME, drain).await;
+    });
+}
