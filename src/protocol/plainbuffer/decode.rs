@@ -82,8 +82,8 @@ impl<'a> Cursor<'a> {
     fn take_len(&mut self, what: &str) -> Result<usize> {
         let at = self.pos;
         let len = self.take_i32(what)?;
-        let len = usize::try_from(len)
-            .map_err(|_| self.err(at, format!("negative {what} {len}")))?;
+        let len =
+            usize::try_from(len).map_err(|_| self.err(at, format!("negative {what} {len}")))?;
         if len > self.remaining() {
             return Err(self.err(
                 at,
