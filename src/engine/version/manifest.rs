@@ -1,0 +1,310 @@
+//! The manifest: an append-only log of `VersionEdit`s, and `CURRENT`, which names the live one.
+//!
+//! ```text
+//! manifest := record*
+//! record   := len: u32 LE ‖ crc: u32 LE ‖ payload[len]     crc32 (crc32fast) of len bytes ‖ payload
+//! ```
+//! Each record is fsynced before the edit it carries is acknowledged, so only the last record
+//! can be torn by a crash. Replay therefore ignores a bad record when no valid record follows
+//! it (a torn tail, never acknowledged) and reports `Error::Corruption` otherwise.
+//! `CURRENT` holds `MANIFEST-NNNNNN\n` and is replaced by write temp + fsync + rename + fsync(dir).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use super::edit::VersionEdit;
+use crate::engine::error::{Error, Result};
+use crate::engine::filename::{self, FileKind};
+
+/// Bytes before each payload: length and checksum.
+pub const RECORD_HEADER_LEN: usize = 8;
+
+fn checksum(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len_bytes);
+    h.update(payload);
+    h.finalize()
+}
+
+/// Frames `payload` as one manifest record.
+pub fn encode_record(payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
+    let mut out = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&checksum(len, payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The payload of a valid record starting at `pos`, and the offset just past it.
+fn record_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let header = buf.get(pos..pos.checked_add(RECORD_HEADER_LEN)?)?;
+    let len_bytes: [u8; 4] = header.get(..4)?.try_into().ok()?;
+    let crc = u32::from_le_bytes(header.get(4..8)?.try_into().ok()?);
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    // Empty records are never written; rejecting them keeps zero-filled tails invalid.
+    if len == 0 {
+        return None;
+    }
+    let start = pos + RECORD_HEADER_LEN;
+    let end = start.checked_add(len)?;
+    let payload = buf.get(start..end)?;
+    (checksum(len_bytes, payload) == crc).then_some((payload, end))
+}
+
+/// What replaying one manifest file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// Every intact edit, in order.
+    pub edits: Vec<VersionEdit>,
+    /// Bytes of intact records; anything after is an ignored torn tail.
+    pub valid_len: u64,
+}
+
+/// Reads every edit of the manifest at `path`.
+///
+/// Errors: `Io` when unreadable; `Corruption { file, offset }` when a record before the last
+/// one is damaged or an intact record does not decode. A damaged last record is ignored.
+pub fn read_manifest(path: &Path) -> Result<Replay> {
+    let buf = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut edits = Vec::new();
+    let mut pos = 0usize;
+    while pos < buf.len() {
+        let Some((payload, end)) = record_at(&buf, pos) else {
+            // A torn append leaves garbage only at the end: if any intact record follows,
+            // this damage is in the middle of the log.
+            if (pos + 1..buf.len()).any(|q| record_at(&buf, q).is_some()) {
+                return Err(Error::corruption(
+                    path,
+                    pos as u64,
+                    "damaged manifest record",
+                ));
+            }
+            tracing::warn!(file = %path.display(), offset = pos, "ignoring torn manifest tail");
+            break;
+        };
+        let edit = VersionEdit::decode(payload).map_err(|e| {
+            let offset = (pos + RECORD_HEADER_LEN + e.offset) as u64;
+            Error::corruption(path, offset, format!("version edit: {}", e.what))
+        })?;
+        edits.push(edit);
+        pos = end;
+    }
+    Ok(Replay {
+        edits,
+        valid_len: pos as u64,
+    })
+}
+
+/// Appends edits to one manifest file, fsyncing each.
+pub struct ManifestWriter {
+    path: PathBuf,
+    number: u64,
+    file: File,
+    size: u64,
+}
+
+impl ManifestWriter {
+    /// Creates manifest `number` in `dir` (truncating any leftover file of that name).
+    pub fn create(dir: &Path, number: u64) -> Result<ManifestWriter> {
+        let path = filename::manifest_path(dir, number);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(ManifestWriter {
+            path,
+            number,
+            file,
+            size: 0,
+        })
+    }
+
+    /// Appends `edit` as one record and fsyncs; the edit is durable when this returns.
+    ///
+    /// Errors: `Io`; after a failure the file may hold a torn record, so the caller must
+    /// stop appending to it.
+    pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+        let record = encode_record(&edit.encode());
+        self.file
+            .write_all(&record)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.size += record.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The manifest's file number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The manifest's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Fsyncs the directory so created, renamed or deleted entries survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    d.sync_all().map_err(|e| Error::io(dir, e))
+}
+
+/// The manifest number `CURRENT` names; `None` when there is no `CURRENT` (a new directory).
+///
+/// Errors: `Io`; `Corruption` when `CURRENT` does not name a manifest.
+pub fn read_current(dir: &Path) -> Result<Option<u64>> {
+    let path = filename::current_path(dir);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let name = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'));
+    match name.and_then(filename::parse_file_name) {
+        Some(FileKind::Manifest(number)) => Ok(Some(number)),
+        _ => Err(Error::corruption(
+            &path,
+            0,
+            "CURRENT does not name a manifest",
+        )),
+    }
+}
+
+/// Points `CURRENT` at manifest `number`: write temp, fsync, rename, fsync the directory.
+pub fn set_current(dir: &Path, number: u64) -> Result<()> {
+    let tmp = filename::temp_path(dir, filename::CURRENT);
+    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let text = format!("{}\n", filename::manifest_name(number));
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    let current = filename::current_path(dir);
+    fs::rename(&tmp, &current).map_err(|e| Error::io(&current, e))?;
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::version::edit::FileMeta;
+
+    fn edit(i: u64) -> VersionEdit {
+        VersionEdit {
+            log_number: Some(i),
+            next_file_number: Some(i + 10),
+            last_seqno: Some(i * 100),
+            added: vec![(
+                (i % 3) as usize,
+                FileMeta {
+                    number: i,
+                    file_size: 100 + i,
+                    entries: i,
+                    smallest: format!("a{i}").into_bytes(),
+                    largest: format!("z{i}").into_bytes(),
+                    smallest_seqno: i,
+                    largest_seqno: i + 1,
+                },
+            )],
+            deleted: if i > 1 { vec![(0, i - 1)] } else { vec![] },
+        }
+    }
+
+    fn write_edits(dir: &Path, n: u64) -> PathBuf {
+        let mut w = ManifestWriter::create(dir, 1).unwrap();
+        for i in 1..=n {
+            w.append(&edit(i)).unwrap();
+        }
+        w.path().to_path_buf()
+    }
+
+    #[test]
+    fn replay_returns_every_edit_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edits(dir.path(), 500);
+        let replay = read_manifest(&path).unwrap();
+        assert_eq!(replay.edits.len(), 500);
+        for (i, e) in replay.edits.iter().enumerate() {
+            assert_eq!(*e, edit(i as u64 + 1));
+        }
+        assert_eq!(replay.valid_len, fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn torn_tail_is_ignored_at_every_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edits(dir.path(), 3);
+        let full = fs::read(&path).unwrap();
+        let last_start = full.len() - encode_record(&edit(3).encode()).len();
+        for cut in last_start..full.len() {
+            fs::write(&path, &full[..cut]).unwrap();
+            let replay = read_manifest(&path).unwrap();
+            assert_eq!(replay.edits, vec![edit(1), edit(2)], "cut at {cut}");
+            assert_eq!(replay.valid_len, last_start as u64);
+        }
+        // A zero-filled tail (preallocated blocks after a crash) is torn too.
+        let mut padded = full.clone();
+        padded.extend_from_slice(&[0; 64]);
+        fs::write(&path, &padded).unwrap();
+        assert_eq!(read_manifest(&path).unwrap().edits.len(), 3);
+    }
+
+    #[test]
+    fn flipped_byte_before_the_last_record_is_corruption_at_every_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edits(dir.path(), 4);
+        let full = fs::read(&path).unwrap();
+        let last_start = full.len() - encode_record(&edit(4).encode()).len();
+        for pos in 0..full.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut bad = full.clone();
+                bad[pos] ^= flip;
+                fs::write(&path, &bad).unwrap();
+                match read_manifest(&path) {
+                    Err(Error::Corruption { file, offset, .. }) => {
+                        assert!(pos < last_start, "tail damage at {pos} must be ignored");
+                        assert_eq!(file, path);
+                        assert!(offset <= pos as u64);
+                    }
+                    Ok(replay) => {
+                        assert!(pos >= last_start, "damage at {pos} went unnoticed");
+                        assert_eq!(replay.edits, vec![edit(1), edit(2), edit(3)]);
+                    }
+                    Err(other) => panic!("unexpected error {other}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn current_is_replaced_atomically_and_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_current(dir.path()).unwrap(), None);
+        set_current(dir.path(), 3).unwrap();
+        assert_eq!(read_current(dir.path()).unwrap(), Some(3));
+        set_current(dir.path(), 12).unwrap();
+        assert_eq!(read_current(dir.path()).unwrap(), Some(12));
+        assert!(!filename::temp_path(dir.path(), filename::CURRENT).exists());
+        fs::write(filename::current_path(dir.path()), b"garbage").unwrap();
+        assert!(matches!(
+            read_current(dir.path()),
+            Err(Error::Corruption { .. })
+        ));
+    }
+}

@@ -1,0 +1,665 @@
+//! `Version` (the live SSTables per level, immutable and shared by readers) and `VersionSet`
+//! (the current version, the counters, and the manifest that persists every change).
+//! Obsolete tables are deleted by `TableFile`'s `Drop`, once no version or iterator holds them.
+//!
+//! Level invariants: L0 is sorted newest first and its files may overlap; in L1+ files are
+//! sorted by key and hold disjoint row ranges (compaction cuts outputs only between rows), so
+//! deeper data of a row is always older than shallower data of the same row.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::edit::{FileMeta, VersionEdit};
+use super::manifest::{self, ManifestWriter};
+use crate::engine::error::{Error, Result};
+use crate::engine::filename::{self, FileKind};
+use crate::engine::iter::KvIter;
+use crate::engine::key::{self, SeqNo};
+use crate::engine::merge::{BoxedIter, LevelIter, LevelTable};
+use crate::engine::options::Options;
+use crate::engine::sstable::{SstIter, SstReader};
+
+/// The manifest is rewritten as a fresh snapshot once it grows past this: replay stays fast
+/// and the log never grows without bound.
+pub const MANIFEST_ROLL_BYTES: u64 = 4 << 20;
+
+/// One live SSTable: its manifest entry and its open reader.
+pub struct TableFile {
+    /// What the manifest records about the file.
+    pub meta: FileMeta,
+    /// The open table.
+    pub reader: Arc<SstReader>,
+    smallest_row: Vec<u8>,
+    largest_row: Vec<u8>,
+    obsolete: AtomicBool,
+}
+
+impl std::fmt::Debug for TableFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableFile")
+            .field("number", &self.meta.number)
+            .field("file_size", &self.meta.file_size)
+            .field("obsolete", &self.is_obsolete())
+            .finish()
+    }
+}
+
+fn key_row<'a>(path: &Path, internal: &'a [u8], what: &str) -> Result<&'a [u8]> {
+    key::split_internal_key(internal)
+        .and_then(|(cell, _, _)| key::cell_row(cell))
+        .ok_or_else(|| {
+            Error::corruption(path, 0, format!("malformed {what} key in manifest entry"))
+        })
+}
+
+impl TableFile {
+    /// Opens the SSTable `meta` describes in `dir`.
+    ///
+    /// Errors: `Io` / `Corruption` from the reader, or `Corruption` when the recorded key
+    /// bounds are not internal keys.
+    pub fn open(dir: &Path, meta: FileMeta) -> Result<Arc<TableFile>> {
+        let path = filename::sst_path(dir, meta.number);
+        let smallest_row = key_row(&path, &meta.smallest, "smallest")?.to_vec();
+        let largest_row = key_row(&path, &meta.largest, "largest")?.to_vec();
+        let reader = Arc::new(SstReader::open(&path)?);
+        Ok(Arc::new(TableFile {
+            meta,
+            reader,
+            smallest_row,
+            largest_row,
+            obsolete: AtomicBool::new(false),
+        }))
+    }
+
+    /// File number.
+    pub fn number(&self) -> u64 {
+        self.meta.number
+    }
+
+    /// The table's path.
+    pub fn path(&self) -> &Path {
+        self.reader.path()
+    }
+
+    /// Row key of the smallest record.
+    pub fn smallest_row(&self) -> &[u8] {
+        &self.smallest_row
+    }
+
+    /// Row key of the largest record.
+    pub fn largest_row(&self) -> &[u8] {
+        &self.largest_row
+    }
+
+    /// True when `row` lies within the file's row range (the bloom filter is not asked).
+    pub fn covers_row(&self, row: &[u8]) -> bool {
+        self.smallest_row.as_slice() <= row && row <= self.largest_row.as_slice()
+    }
+
+    /// True when the file's row range meets `[first_row, last_row]`.
+    pub fn overlaps_rows(&self, first_row: &[u8], last_row: &[u8]) -> bool {
+        self.smallest_row.as_slice() <= last_row && first_row <= self.largest_row.as_slice()
+    }
+
+    /// Marks the file as no longer in the current version: it is deleted when dropped.
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+
+    /// True once the file left the current version.
+    pub fn is_obsolete(&self) -> bool {
+        self.obsolete.load(Ordering::Acquire)
+    }
+
+    /// An iterator over the file that keeps the file alive (and undeleted) while it lives.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter {
+            iter: self.reader.iter(),
+            _file: self.clone(),
+        }
+    }
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if !self.is_obsolete() {
+            return;
+        }
+        let path = self.reader.path();
+        match fs::remove_file(path) {
+            Ok(()) => tracing::debug!(file = %path.display(), "deleted obsolete table"),
+            // Left behind, it is found and deleted as unreferenced on the next open.
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot delete obsolete table")
+            }
+        }
+    }
+}
+
+impl LevelTable for TableFile {
+    fn smallest(&self) -> &[u8] {
+        &self.meta.smallest
+    }
+    fn largest(&self) -> &[u8] {
+        &self.meta.largest
+    }
+    fn open_iter(&self) -> Result<BoxedIter> {
+        Ok(Box::new(self.reader.iter()))
+    }
+}
+
+/// An `SstIter` that holds its `TableFile`, so the file outlives the iterator.
+pub struct TableIter {
+    iter: SstIter,
+    _file: Arc<TableFile>,
+}
+
+impl KvIter for TableIter {
+    fn valid(&self) -> bool {
+        self.iter.valid()
+    }
+    fn key(&self) -> &[u8] {
+        self.iter.key()
+    }
+    fn value(&self) -> &[u8] {
+        self.iter.value()
+    }
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.iter.seek(target)
+    }
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.iter.seek_to_first()
+    }
+    fn next(&mut self) -> Result<()> {
+        self.iter.next()
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.iter.seek_for_prev(target)
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.iter.seek_to_last()
+    }
+    fn prev(&mut self) -> Result<()> {
+        self.iter.prev()
+    }
+}
+
+/// An immutable set of live tables per level. Readers hold an `Arc<Version>` for as long
+/// as they read; changes make a new `Version`.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// `levels[0]` newest first (files may overlap); `levels[1..]` sorted, disjoint rows.
+    pub levels: Vec<Vec<Arc<TableFile>>>,
+}
+
+/// Sorts a level by its invariant: L0 newest first, deeper levels by smallest key.
+fn sort_level(level: usize, files: &mut [Arc<TableFile>]) {
+    if level == 0 {
+        files.sort_by(|a, b| {
+            (b.meta.largest_seqno, b.meta.number).cmp(&(a.meta.largest_seqno, a.meta.number))
+        });
+    } else {
+        files.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
+    }
+}
+
+impl Version {
+    /// A version with `num_levels` empty levels.
+    pub fn empty(num_levels: usize) -> Version {
+        Version {
+            levels: vec![Vec::new(); num_levels.max(2)],
+        }
+    }
+
+    /// Number of levels.
+    pub fn num_levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The files of `level` (empty past the last level).
+    pub fn files(&self, level: usize) -> &[Arc<TableFile>] {
+        self.levels.get(level).map_or(&[], |l| l.as_slice())
+    }
+
+    /// Total bytes of the files in `level`.
+    pub fn level_size(&self, level: usize) -> u64 {
+        self.files(level).iter().map(|f| f.meta.file_size).sum()
+    }
+
+    /// Every live file, any order.
+    pub fn all_files(&self) -> impl Iterator<Item = &Arc<TableFile>> {
+        self.levels.iter().flatten()
+    }
+
+    /// Files that may hold records of `row`, newest first: overlapping L0 files, then at most
+    /// one file per deeper level (found by binary search). Files whose bloom filter rules the
+    /// row out are skipped.
+    pub fn files_for_row(&self, row: &[u8]) -> Vec<Arc<TableFile>> {
+        let mut out: Vec<Arc<TableFile>> = Vec::new();
+        for (level, files) in self.levels.iter().enumerate() {
+            if level == 0 {
+                out.extend(files.iter().filter(|f| f.covers_row(row)).cloned());
+            } else {
+                let i = files.partition_point(|f| f.largest_row() < row);
+                out.extend(files.get(i).filter(|f| f.covers_row(row)).cloned());
+            }
+        }
+        out.retain(|f| f.reader.may_contain_row(row));
+        out
+    }
+
+    /// Files of `level` whose rows meet `[first_row, last_row]`, in level order.
+    pub fn overlapping_files(
+        &self,
+        level: usize,
+        first_row: &[u8],
+        last_row: &[u8],
+    ) -> Vec<Arc<TableFile>> {
+        let files = self.files(level);
+        if level == 0 {
+            return files
+                .iter()
+                .filter(|f| f.overlaps_rows(first_row, last_row))
+                .cloned()
+                .collect();
+        }
+        let start = files.partition_point(|f| f.largest_row() < first_row);
+        files[start..]
+            .iter()
+            .take_while(|f| f.smallest_row() <= last_row)
+            .cloned()
+            .collect()
+    }
+
+    /// Iterators over every table, newest first: one per L0 file, one `LevelIter` per
+    /// non-empty deeper level. Each keeps its files alive. Unpositioned.
+    pub fn iters(&self) -> Vec<BoxedIter> {
+        let mut out: Vec<BoxedIter> = Vec::new();
+        for f in self.files(0) {
+            out.push(Box::new(f.iter()));
+        }
+        for files in self.levels.iter().skip(1).filter(|l| !l.is_empty()) {
+            out.push(Box::new(LevelIter::new(files.clone())));
+        }
+        out
+    }
+
+    /// The manifest edit that recreates this version from nothing.
+    fn snapshot_files(&self) -> Vec<(usize, FileMeta)> {
+        let mut out = Vec::new();
+        for (level, files) in self.levels.iter().enumerate() {
+            out.extend(files.iter().map(|f| (level, f.meta.clone())));
+        }
+        out
+    }
+
+    /// Checks the L1+ invariant: sorted by key with disjoint row ranges.
+    fn check_levels(&self) -> std::result::Result<(), String> {
+        for (level, files) in self.levels.iter().enumerate().skip(1) {
+            for pair in files.windows(2) {
+                if pair[0].largest_row() >= pair[1].smallest_row() {
+                    return Err(format!(
+                        "level {level}: files {} and {} overlap",
+                        pair[0].number(),
+                        pair[1].number()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `VersionSet::open` recovered, for the engine's WAL replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// WAL segments numbered below this are fully in SSTables (safe to delete).
+    pub log_number: u64,
+    /// The last seqno the manifest recorded (the WAL may hold later ones).
+    pub last_seqno: SeqNo,
+    /// Every WAL segment found in the directory, ascending.
+    pub wal_numbers: Vec<u64>,
+}
+
+/// The mutable state behind the manifest lock.
+struct ManifestState {
+    writer: ManifestWriter,
+    /// Set after a failed manifest write: the file may end in a torn record.
+    poisoned: bool,
+}
+
+/// The current `Version`, the persisted counters and the manifest that logs every change.
+/// Thread-safe; `log_and_apply` calls are serialized.
+pub struct VersionSet {
+    dir: PathBuf,
+    num_levels: usize,
+    current: Mutex<Arc<Version>>,
+    manifest: Mutex<ManifestState>,
+    next_file_number: AtomicU64,
+    log_number: AtomicU64,
+    last_seqno: AtomicU64,
+}
+
+impl std::fmt::Debug for VersionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionSet")
+            .field("dir", &self.dir)
+            .field(
+                "next_file_number",
+                &self.next_file_number.load(Ordering::Relaxed),
+            )
+            .field("log_number", &self.log_number())
+            .field("last_seqno", &self.last_seqno())
+            .finish()
+    }
+}
+
+/// Level -> file number -> meta, while replaying.
+type LevelMap = Vec<BTreeMap<u64, FileMeta>>;
+
+/// Applies one replayed edit to the file map and counters.
+fn replay_edit(
+    path: &Path,
+    levels: &mut LevelMap,
+    counters: &mut (u64, u64, SeqNo),
+    edit: VersionEdit,
+) -> Result<()> {
+    if let Some(n) = edit.log_number {
+        counters.0 = n;
+    }
+    if let Some(n) = edit.next_file_number {
+        counters.1 = counters.1.max(n);
+    }
+    if let Some(s) = edit.last_seqno {
+        counters.2 = counters.2.max(s);
+    }
+    for (level, number) in edit.deleted {
+        let removed = levels.get_mut(level).and_then(|l| l.remove(&number));
+        if removed.is_none() {
+            return Err(Error::corruption(
+                path,
+                0,
+                format!("edit deletes unknown file {number} at level {level}"),
+            ));
+        }
+    }
+    for (level, meta) in edit.added {
+        let Some(files) = levels.get_mut(level) else {
+            return Err(Error::corruption(
+                path,
+                0,
+                format!("edit adds file {} at level {level}", meta.number),
+            ));
+        };
+        files.insert(meta.number, meta);
+    }
+    Ok(())
+}
+
+/// Lists the engine files in `dir` by kind.
+fn list_dir(dir: &Path) -> Result<Vec<(String, FileKind)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if let Some(kind) = filename::parse_file_name(&name) {
+            out.push((name, kind));
+        }
+    }
+    Ok(out)
+}
+
+fn remove_quietly(path: &Path) {
+    match fs::remove_file(path) {
+        Ok(()) => tracing::info!(file = %path.display(), "removed stale file"),
+        Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot remove stale file"),
+    }
+}
+
+impl VersionSet {
+    /// Opens (or creates) the version set of `dir`: replays the manifest `CURRENT` names,
+    /// opens every live table, deletes unreferenced tables, temp files and old manifests, and
+    /// starts a fresh manifest holding a snapshot (so a torn tail is never appended to).
+    ///
+    /// Errors: `Io`; `Corruption` for a damaged manifest or `CURRENT`, or a live table that
+    /// fails to open.
+    pub fn open(dir: &Path, options: &Options) -> Result<(VersionSet, RecoveryInfo)> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let num_levels = options.num_levels.max(2);
+        let mut levels: LevelMap = vec![BTreeMap::new(); num_levels];
+        // (log_number, next_file_number, last_seqno)
+        let mut counters = (0u64, 1u64, 0 as SeqNo);
+        let old_manifest = manifest::read_current(dir)?;
+        if let Some(number) = old_manifest {
+            let path = filename::manifest_path(dir, number);
+            if !path.exists() {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    "CURRENT names a missing manifest",
+                ));
+            }
+            for edit in manifest::read_manifest(&path)?.edits {
+                replay_edit(&path, &mut levels, &mut counters, edit)?;
+            }
+        }
+        let (log_number, mut next_file_number, last_seqno) = counters;
+
+        let live: HashSet<u64> = levels.iter().flat_map(|l| l.keys().copied()).collect();
+        let mut wal_numbers = Vec::new();
+        for (name, kind) in list_dir(dir)? {
+            let path = dir.join(&name);
+            match kind {
+                FileKind::Wal(n) => {
+                    wal_numbers.push(n);
+                    next_file_number = next_file_number.max(n + 1);
+                }
+                FileKind::Sst(n) => {
+                    next_file_number = next_file_number.max(n + 1);
+                    if !live.contains(&n) {
+                        remove_quietly(&path);
+                    }
+                }
+                FileKind::Manifest(n) => {
+                    next_file_number = next_file_number.max(n + 1);
+                    if Some(n) != old_manifest {
+                        remove_quietly(&path);
+                    }
+                }
+                FileKind::Temp => remove_quietly(&path),
+                FileKind::Current | FileKind::Lock | FileKind::AutoInc => {}
+            }
+        }
+        wal_numbers.sort_unstable();
+
+        let mut version = Version::empty(num_levels);
+        for (level, files) in levels.into_iter().enumerate() {
+            for meta in files.into_values() {
+                version.levels[level].push(TableFile::open(dir, meta)?);
+            }
+            sort_level(level, &mut version.levels[level]);
+        }
+
+        let manifest_number = next_file_number;
+        next_file_number += 1;
+        let writer = ManifestWriter::create(dir, manifest_number)?;
+        let set = VersionSet {
+            dir: dir.to_path_buf(),
+            num_levels,
+            current: Mutex::new(Arc::new(version)),
+            manifest: Mutex::new(ManifestState {
+                writer,
+                poisoned: false,
+            }),
+            next_file_number: AtomicU64::new(next_file_number),
+            log_number: AtomicU64::new(log_number),
+            last_seqno: AtomicU64::new(last_seqno),
+        };
+        {
+            let mut state = set.manifest.lock();
+            let snapshot = set.snapshot_edit(&set.current());
+            state.writer.append(&snapshot)?;
+            manifest::set_current(dir, manifest_number)?;
+        }
+        if let Some(old) = old_manifest {
+            remove_quietly(&filename::manifest_path(dir, old));
+        }
+        Ok((
+            set,
+            RecoveryInfo {
+                log_number,
+                last_seqno,
+                wal_numbers,
+            },
+        ))
+    }
+
+    /// The directory the set manages.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of levels.
+    pub fn num_levels(&self) -> usize {
+        self.num_levels
+    }
+
+    /// The current version (cheap: one `Arc` clone).
+    pub fn current(&self) -> Arc<Version> {
+        self.current.lock().clone()
+    }
+
+    /// Allocates a fresh file number (for a WAL segment, table or manifest).
+    pub fn new_file_number(&self) -> u64 {
+        self.next_file_number.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// WAL segments below this number are no longer needed.
+    pub fn log_number(&self) -> u64 {
+        self.log_number.load(Ordering::Acquire)
+    }
+
+    /// The largest seqno recorded in the manifest.
+    pub fn last_seqno(&self) -> SeqNo {
+        self.last_seqno.load(Ordering::Acquire)
+    }
+
+    /// Size in bytes of the live manifest.
+    pub fn manifest_size(&self) -> u64 {
+        self.manifest.lock().writer.size()
+    }
+
+    fn snapshot_edit(&self, version: &Version) -> VersionEdit {
+        VersionEdit {
+            log_number: Some(self.log_number()),
+            next_file_number: Some(self.next_file_number.load(Ordering::Relaxed)),
+            last_seqno: Some(self.last_seqno()),
+            added: version.snapshot_files(),
+            deleted: Vec::new(),
+        }
+    }
+
+    /// Persists `edit` to the manifest (fsynced), then installs the version it makes.
+    /// Files it deletes become obsolete and vanish once their last user drops them.
+    ///
+    /// Errors: `InvalidArgument` when the edit does not fit the current version (unknown
+    /// deleted file, bad level, overlapping L1+ files), `Io`/`Corruption` opening added
+    /// tables, `Io` writing the manifest (after which the set is `Poisoned`).
+    pub fn log_and_apply(&self, mut edit: VersionEdit) -> Result<()> {
+        let mut state = self.manifest.lock();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let base = self.current();
+        let version = self.build(&base, &edit)?;
+        edit.next_file_number = Some(self.next_file_number.load(Ordering::Relaxed));
+        let write = self.persist(&mut state, &mut edit, &version);
+        if let Err(e) = write {
+            state.poisoned = true;
+            return Err(e);
+        }
+        if let Some(n) = edit.log_number {
+            self.log_number.store(n, Ordering::Release);
+        }
+        if let Some(s) = edit.last_seqno {
+            self.last_seqno.fetch_max(s, Ordering::AcqRel);
+        }
+        let kept: HashSet<u64> = version.all_files().map(|f| f.number()).collect();
+        *self.current.lock() = Arc::new(version);
+        for f in base.all_files().filter(|f| !kept.contains(&f.number())) {
+            f.mark_obsolete();
+        }
+        Ok(())
+    }
+
+    /// Writes `edit` (or, past the size limit, a snapshot of `version` into a new manifest).
+    fn persist(
+        &self,
+        state: &mut ManifestState,
+        edit: &mut VersionEdit,
+        version: &Version,
+    ) -> Result<()> {
+        if !edit.added.is_empty() {
+            // New tables' directory entries must be durable before the manifest names them.
+            manifest::sync_dir(&self.dir)?;
+        }
+        if state.writer.size() < MANIFEST_ROLL_BYTES {
+            return state.writer.append(edit);
+        }
+        let number = self.new_file_number();
+        let mut snapshot = self.snapshot_edit(version);
+        snapshot.log_number = edit.log_number.or(snapshot.log_number);
+        snapshot.last_seqno = edit.last_seqno.max(snapshot.last_seqno);
+        let mut writer = ManifestWriter::create(&self.dir, number)?;
+        writer.append(&snapshot)?;
+        manifest::set_current(&self.dir, number)?;
+        let old = std::mem::replace(&mut state.writer, writer);
+        remove_quietly(old.path());
+        Ok(())
+    }
+
+    /// The version `edit` makes from `base`, opening added tables; nothing is persisted.
+    fn build(&self, base: &Version, edit: &VersionEdit) -> Result<Version> {
+        let invalid = |what: String| Err(Error::InvalidArgument(what));
+        let mut by_number: HashMap<u64, Arc<TableFile>> = HashMap::new();
+        let mut levels = base.levels.clone();
+        for &(level, number) in &edit.deleted {
+            let Some(files) = levels.get_mut(level) else {
+                return invalid(format!("edit deletes file {number} at level {level}"));
+            };
+            let Some(pos) = files.iter().position(|f| f.number() == number) else {
+                return invalid(format!(
+                    "edit deletes file {number} missing from level {level}"
+                ));
+            };
+            by_number.insert(number, files.remove(pos));
+        }
+        for (level, meta) in &edit.added {
+            if *level >= self.num_levels {
+                return invalid(format!("edit adds file {} at level {level}", meta.number));
+            }
+            if levels.iter().flatten().any(|f| f.number() == meta.number) {
+                return invalid(format!("edit adds file {} twice", meta.number));
+            }
+            // A file moved between levels keeps its open reader.
+            let file = match by_number.remove(&meta.number) {
+                Some(f) if f.meta == *meta => f,
+                _ => TableFile::open(&self.dir, meta.clone())?,
+            };
+            levels[*level].push(file);
+        }
+        for (level, files) in levels.iter_mut().enumerate() {
+            sort_level(level, files);
+        }
+        let version = Version { levels };
+        version.check_levels().map_err(Error::InvalidArgument)?;
+        Ok(version)
+    }
+}
