@@ -6,11 +6,17 @@
 //! Reads merge every source at one snapshot seqno and apply versions, tombstones, TTL and
 //! max_versions. The engine never sees HTTP, protobuf or PlainBuffer.
 
+pub mod autoinc;
 pub mod batch;
 pub mod error;
+pub mod filename;
 pub mod iter;
 pub mod key;
+pub mod memtable;
+pub mod merge;
 pub mod options;
+pub mod read;
+pub mod snapshot;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
@@ -76,74 +82,501 @@ pub mod sstable;
 pub mod version;
 pub mod wal;
 
-/// An open LSM engine for one table. Cheap to share behind an `Arc`; every method is
-/// thread-safe. (API fixed; the implementation is owned by the engine-core work.)
-pub struct Engine {
-    _private: (),
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use batch::BatchRecords;
+use memtable::Memtable;
+use merge::{BoxedIter, MergeIter};
+use read::{ReadContext, RowScanner};
+use snapshot::{PinnedSnapshot, SnapshotList};
+use wal::{CommitQueue, WalWriter};
+
+/// What reads see: the memtables and (later) the files, swapped as a whole, never mutated.
+struct ReadView {
+    active: Arc<Memtable>,
+    /// Sealed memtables waiting for flush, newest first.
+    immutables: Vec<Arc<Memtable>>,
 }
 
-/// Rows of a scan, in scan order, read at one snapshot.
+impl ReadView {
+    fn iterators(&self, row: Option<&[u8]>) -> Vec<BoxedIter> {
+        let _ = row;
+        let mut out: Vec<BoxedIter> = Vec::with_capacity(1 + self.immutables.len());
+        out.push(Box::new(self.active.iter()));
+        for m in &self.immutables {
+            out.push(Box::new(m.iter()));
+        }
+        out
+    }
+}
+
+/// State only the commit leader touches (serialised by the commit queue and this mutex).
+struct WriterState {
+    wal: WalWriter,
+    last_seqno: SeqNo,
+    buf: Vec<u8>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    options: Options,
+    data: RwLock<DataOptions>,
+    view: RwLock<Arc<ReadView>>,
+    visible_seqno: AtomicU64,
+    commit: CommitQueue<WriteBatch>,
+    writer: Mutex<WriterState>,
+    snapshots: Arc<SnapshotList>,
+    autoinc: autoinc::AutoIncrement,
+    poisoned: AtomicBool,
+    closed: AtomicBool,
+    _lock: File,
+}
+
+/// An open LSM engine for one table. Cheap to share behind an `Arc`; every method is
+/// thread-safe.
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// Rows of a scan, in scan order, read at one snapshot. Holds no engine lock: it pins the
+/// memtables and files it reads through `Arc`s and its snapshot in the snapshot list.
 pub struct RowIter {
-    _private: (),
+    scanner: RowScanner<MergeIter>,
+    _pin: PinnedSnapshot,
+}
+
+impl RowIter {
+    /// The snapshot seqno this scan reads at.
+    pub fn snapshot_seqno(&self) -> SeqNo {
+        self.scanner.context().snapshot
+    }
 }
 
 impl Iterator for RowIter {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
-        None
+        self.scanner.next_row().transpose()
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = filename::lock_path(dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a valid, owned file descriptor has no memory-safety preconditions.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::io(
+            &path,
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "engine directory is locked by another engine",
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Lists the WAL numbers in `dir`, ascending.
+fn list_wals(dir: &Path) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if let Some(filename::FileKind::Wal(n)) = entry
+            .file_name()
+            .to_str()
+            .and_then(filename::parse_file_name)
+        {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Replays WAL `number` into `mem`; returns the largest seqno seen.
+fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
+    let path = filename::wal_path(dir, number);
+    let mut last = 0;
+    wal::replay(&path, |payload| {
+        let records = BatchRecords::parse(payload)?;
+        if records.count() == 0 {
+            return Ok(());
+        }
+        if records.first_seqno() <= last {
+            return Err(format!(
+                "seqno {} does not follow {last}",
+                records.first_seqno()
+            ));
+        }
+        mem.apply(&records);
+        last = records.last_seqno();
+        Ok(())
+    })?;
+    Ok(last)
+}
+
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::io(
+            path.clone(),
+            std::io::Error::new(source.kind(), source.to_string()),
+        ),
+        Error::Corruption { file, offset, what } => {
+            Error::corruption(file.clone(), *offset, what.clone())
+        }
+        Error::Poisoned => Error::Poisoned,
+        Error::Closed => Error::Closed,
+        Error::Stalled(s) => Error::Stalled(s.clone()),
+        Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+    }
+}
+
+impl Inner {
+    fn now_ms(&self) -> i64 {
+        (self.options.clock)()
+    }
+
+    fn read_context(&self, read: &ReadOptions) -> ReadContext {
+        let latest = self.visible_seqno.load(Ordering::Acquire);
+        ReadContext {
+            snapshot: read.snapshot.map_or(latest, |s| s.min(latest)),
+            now_ms: self.now_ms(),
+            data: *self.data.read(),
+            read: read.clone(),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The group-commit leader's work: one WAL append (+ fsync), memtable inserts, publish.
+    fn commit_group(&self, batches: Vec<WriteBatch>) -> Vec<Result<SeqNo>> {
+        if self.closed.load(Ordering::Acquire) {
+            return batches.iter().map(|_| Err(Error::Closed)).collect();
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return batches.iter().map(|_| Err(Error::Poisoned)).collect();
+        }
+        let mut w = self.writer.lock();
+        let w = &mut *w;
+        let now_ms = self.now_ms();
+        w.buf.clear();
+        let mut results: Vec<Result<SeqNo>> = Vec::with_capacity(batches.len());
+        let mut frames = Vec::with_capacity(batches.len());
+        let mut seqno = w.last_seqno;
+        for b in &batches {
+            if let Err(e) = b.validate() {
+                results.push(Err(e));
+                continue;
+            }
+            if b.is_empty() {
+                results.push(Ok(seqno));
+                continue;
+            }
+            if seqno + b.len() as u64 > key::MAX_SEQNO {
+                results.push(Err(Error::InvalidArgument(
+                    "sequence numbers exhausted".into(),
+                )));
+                continue;
+            }
+            let at = wal::format::begin_frame(&mut w.buf);
+            b.encode_into(seqno + 1, now_ms, &mut w.buf);
+            wal::format::seal_frame(&mut w.buf, at);
+            frames.push((at, w.buf.len()));
+            seqno += b.len() as u64;
+            results.push(Ok(seqno));
+        }
+        if frames.is_empty() {
+            return results;
+        }
+        let io = w.wal.append(&w.buf).and_then(|()| match self.options.sync {
+            SyncPolicy::Always => w.wal.sync(),
+            _ => Ok(()),
+        });
+        if let Err(e) = io {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::error!(error = %e, "WAL write failed; engine poisoned");
+            return results
+                .into_iter()
+                .map(|r| r.and(Err(clone_error(&e))))
+                .collect();
+        }
+        let active = Arc::clone(&self.view.read().active);
+        for (start, end) in frames {
+            let payload = &w.buf[start + wal::format::HEADER_LEN..end];
+            match BatchRecords::parse(payload) {
+                Ok(records) => active.apply(&records),
+                Err(why) => {
+                    // We just encoded it; failing to parse is a bug, never data loss on disk.
+                    tracing::error!(%why, "freshly encoded batch does not parse");
+                    self.poisoned.store(true, Ordering::Release);
+                }
+            }
+        }
+        w.last_seqno = seqno;
+        self.visible_seqno.store(seqno, Ordering::Release);
+        results
     }
 }
 
 impl Engine {
     /// Opens or creates the engine in `dir`, replaying the WAL after the last flushed state.
     pub fn open(dir: &std::path::Path, options: Options, data: DataOptions) -> Result<Engine> {
-        let _ = (dir, options, data);
-        Err(Error::Closed)
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = lock_dir(dir)?;
+        let wals = list_wals(dir)?;
+        let next_wal = wals.last().map_or(1, |n| n + 1);
+        let mem = Arc::new(Memtable::new(next_wal));
+        let mut last_seqno = 0;
+        for &n in &wals {
+            last_seqno = last_seqno.max(replay_wal(dir, n, &mem)?);
+        }
+        let wal = WalWriter::create(dir, next_wal)?;
+        let autoinc = autoinc::AutoIncrement::open(dir)?;
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            options,
+            data: RwLock::new(data),
+            view: RwLock::new(Arc::new(ReadView {
+                active: mem,
+                immutables: Vec::new(),
+            })),
+            visible_seqno: AtomicU64::new(last_seqno),
+            commit: CommitQueue::new(),
+            writer: Mutex::new(WriterState {
+                wal,
+                last_seqno,
+                buf: Vec::new(),
+            }),
+            snapshots: SnapshotList::new(),
+            autoinc,
+            poisoned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            _lock: lock,
+        });
+        Ok(Engine { inner })
     }
+
+    /// The directory the engine lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
     /// Applies `batch` atomically; returns once it is durable per the sync policy.
     /// Returns the seqno of the batch's last record.
     pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
-        let _ = batch;
-        Err(Error::Closed)
+        self.inner.check_open()?;
+        if self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned);
+        }
+        let inner = &self.inner;
+        inner
+            .commit
+            .submit(batch, |group| inner.commit_group(group))
     }
+
     /// The seqno a read started now would see.
     pub fn snapshot_seqno(&self) -> SeqNo {
-        0
+        self.inner.visible_seqno.load(Ordering::Acquire)
     }
+
     /// Reads one row; `None` when it has no visible cell and no row marker.
     pub fn get_row(&self, row: &[u8], read: &ReadOptions) -> Result<Option<Row>> {
-        let _ = (row, read);
-        Err(Error::Closed)
+        self.inner.check_open()?;
+        let ctx = self.inner.read_context(read);
+        let view = Arc::clone(&self.inner.view.read());
+        let mut iter = MergeIter::new(view.iterators(Some(row)));
+        read::get_row(&mut iter, row, &ctx)
     }
+
     /// Scans rows between two encoded bounds (see `Direction`), at one snapshot.
-    pub fn scan(&self, start: &[u8], end: &[u8], direction: Direction, read: &ReadOptions) -> Result<RowIter> {
-        let _ = (start, end, direction, read);
-        Err(Error::Closed)
+    pub fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        direction: Direction,
+        read: &ReadOptions,
+    ) -> Result<RowIter> {
+        self.inner.check_open()?;
+        // Pin the view before taking the snapshot seqno, so the pinned sources hold every
+        // record up to it.
+        let view = Arc::clone(&self.inner.view.read());
+        let ctx = self.inner.read_context(read);
+        let pin = self.inner.snapshots.pin(ctx.snapshot);
+        let iter = MergeIter::new(view.iterators(None));
+        Ok(RowIter {
+            scanner: RowScanner::new(iter, ctx, start, end, direction),
+            _pin: pin,
+        })
     }
+
     /// The table's current TTL and max_versions.
     pub fn data_options(&self) -> DataOptions {
-        DataOptions::default()
+        *self.inner.data.read()
     }
+
     /// Changes TTL / max_versions; reads and later compactions use the new values at once.
     pub fn set_data_options(&self, data: DataOptions) {
-        let _ = data;
+        *self.inner.data.write() = data;
     }
+
     /// A strictly increasing auto-increment value for `partition` (the encoded first PK
     /// column), never handed out twice, even across crashes.
     pub fn next_auto_increment(&self, partition: &[u8]) -> Result<i64> {
-        let _ = partition;
-        Err(Error::Closed)
+        self.inner.check_open()?;
+        self.inner.autoinc.next(partition)
     }
+
     /// Flushes the memtable to an SSTable and waits for it.
     pub fn flush(&self) -> Result<()> {
-        Err(Error::Closed)
+        self.inner.check_open()
     }
+
     /// Compacts everything down to the last level and waits for it.
     pub fn compact(&self) -> Result<()> {
-        Err(Error::Closed)
+        self.inner.check_open()
     }
-    /// Flushes, stops background threads and releases files. Later calls fail with `Closed`.
+
+    /// Stops background threads and makes the WAL durable. Later calls fail with `Closed`.
     pub fn close(&self) -> Result<()> {
-        Err(Error::Closed)
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let w = self.inner.writer.lock();
+        w.wal.sync()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if !self.inner.closed.load(Ordering::Acquire) {
+            if let Err(e) = self.close() {
+                tracing::warn!(error = %e, "closing engine on drop failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: i64) -> Vec<u8> {
+        key::encode_row_key(&[PkValue::Integer(i)])
+    }
+
+    fn opts() -> Options {
+        Options {
+            sync: SyncPolicy::Never,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn writes_are_read_back_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataOptions {
+            ttl_secs: None,
+            max_versions: 3,
+        };
+        {
+            let e = Engine::open(dir.path(), opts(), data).unwrap();
+            for i in 0..10 {
+                let mut b = WriteBatch::new();
+                b.put(&row(i), b"c", Some(1), &i.to_le_bytes());
+                b.put(&row(i), b"d", None, b"x");
+                assert_eq!(e.write(b).unwrap(), (i as u64 + 1) * 2);
+            }
+            assert_eq!(e.snapshot_seqno(), 20);
+            let r = e
+                .get_row(&row(3), &ReadOptions::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.columns.len(), 2);
+            assert!(e
+                .get_row(&row(30), &ReadOptions::default())
+                .unwrap()
+                .is_none());
+            e.close().unwrap();
+            assert!(matches!(e.write(WriteBatch::new()), Err(Error::Closed)));
+        }
+        let e = Engine::open(dir.path(), opts(), data).unwrap();
+        assert_eq!(e.snapshot_seqno(), 20);
+        let fwd: Vec<_> = e
+            .scan(
+                &row(2),
+                &row(6),
+                Direction::Forward,
+                &ReadOptions::default(),
+            )
+            .unwrap()
+            .map(|r| r.unwrap().key)
+            .collect();
+        assert_eq!(fwd, (2..6).map(row).collect::<Vec<_>>());
+        let back: Vec<_> = e
+            .scan(
+                &row(6),
+                &row(2),
+                Direction::Backward,
+                &ReadOptions::default(),
+            )
+            .unwrap()
+            .map(|r| r.unwrap().key)
+            .collect();
+        assert_eq!(back, (3..=6).rev().map(row).collect::<Vec<_>>());
+        let mut b = WriteBatch::new();
+        b.delete_row(&row(4));
+        assert_eq!(e.write(b).unwrap(), 21);
+        assert!(e
+            .get_row(&row(4), &ReadOptions::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_second_engine_cannot_open_the_same_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let _e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        assert!(Engine::open(dir.path(), opts(), DataOptions::default()).is_err());
+    }
+
+    #[test]
+    fn a_scan_keeps_its_snapshot_while_writes_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        let mut b = WriteBatch::new();
+        b.put(&row(1), b"c", Some(1), b"a");
+        e.write(b).unwrap();
+        let mut it = e
+            .scan(
+                &[0x00],
+                &[0xFF],
+                Direction::Forward,
+                &ReadOptions::default(),
+            )
+            .unwrap();
+        let mut b = WriteBatch::new();
+        b.put(&row(2), b"c", Some(1), b"b");
+        e.write(b).unwrap();
+        assert_eq!(it.next().unwrap().unwrap().key, row(1));
+        assert!(it.next().is_none());
+        assert_eq!(e.inner.snapshots.len(), 1);
+        drop(it);
+        assert_eq!(e.inner.snapshots.len(), 0);
     }
 }

@@ -1,0 +1,707 @@
+//! Row assembly: turns the raw records of one row (internal keys from a merged `KvIter`,
+//! every source at one snapshot) into the `Row` a read sees, and drives point reads and
+//! scans over such an iterator. The visibility rules live here and only here:
+//!
+//! 1. Records with `seqno > snapshot` do not exist.
+//! 2. The row head's newest record sets the row floor: every older record of the row is hidden.
+//! 3. A column tombstone's newest record likewise hides older records of its column.
+//! 4. For each version key the newest record decides: `DeleteVersion` hides it, `Put` shows it
+//!    unless TTL-expired (`version_ms + ttl_secs*1000 < now_ms`, current DataOptions) or beyond
+//!    the table's `max_versions` newest visible versions.
+//! 5. Then the read's filters: time range, max versions, column projection, column range.
+//!
+//! A row exists if it has a visible cell before step 5, or its newest row-head record is a
+//! non-expired `RowExists`.
+
+use super::error::{Error, Result};
+use super::iter::KvIter;
+use super::key::{self, CellBody, Kind, SeqNo};
+use super::options::DataOptions;
+use super::{Cell, Column, Direction, ReadOptions, Row};
+
+/// Everything a read needs besides the records: the snapshot, the clock reading and the
+/// table's data options, all fixed when the read starts.
+#[derive(Debug, Clone)]
+pub struct ReadContext {
+    /// Records newer than this seqno are invisible.
+    pub snapshot: SeqNo,
+    /// Wall clock in ms, for TTL.
+    pub now_ms: i64,
+    /// The table's TTL and max_versions.
+    pub data: DataOptions,
+    /// The read's own filters.
+    pub read: ReadOptions,
+}
+
+impl ReadContext {
+    fn expired(&self, version_ms: i64) -> bool {
+        match self.data.ttl_secs {
+            Some(ttl) => version_ms.saturating_add(ttl.saturating_mul(1000)) < self.now_ms,
+            None => false,
+        }
+    }
+
+    fn table_max_versions(&self) -> usize {
+        self.data.max_versions.max(1) as usize
+    }
+
+    fn read_max_versions(&self) -> usize {
+        match self.read.max_versions {
+            0 => self.table_max_versions(),
+            n => (n as usize).min(self.table_max_versions()),
+        }
+    }
+
+    fn wants_column(&self, name: &[u8]) -> bool {
+        if let Some(cols) = &self.read.columns {
+            if !cols.iter().any(|c| c.as_slice() == name) {
+                return false;
+            }
+        }
+        if let Some(start) = &self.read.start_column {
+            if name < start.as_slice() {
+                return false;
+            }
+        }
+        if let Some(end) = &self.read.end_column {
+            if name >= end.as_slice() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn malformed(row: &[u8], what: &str) -> Error {
+    Error::corruption(format!("<record of row {}>", hex(row)), 0, what.to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One column being assembled.
+struct ColumnState {
+    name: Vec<u8>,
+    floor: SeqNo,
+    tombstone_decided: bool,
+    last_version: Option<i64>,
+    cells: Vec<Cell>,
+}
+
+/// Assembles one row from its records given in forward internal-key order.
+pub struct RowAssembler<'c> {
+    ctx: &'c ReadContext,
+    row_floor: SeqNo,
+    head_decided: bool,
+    marker_alive: bool,
+    visible: bool,
+    column: Option<ColumnState>,
+    out: Vec<Column>,
+}
+
+impl<'c> RowAssembler<'c> {
+    /// Starts a row.
+    pub fn new(ctx: &'c ReadContext) -> RowAssembler<'c> {
+        RowAssembler {
+            ctx,
+            row_floor: 0,
+            head_decided: false,
+            marker_alive: false,
+            visible: false,
+            column: None,
+            out: Vec::new(),
+        }
+    }
+
+    fn finish_column(&mut self) {
+        let Some(col) = self.column.take() else {
+            return;
+        };
+        let ctx = self.ctx;
+        let mut cells: Vec<Cell> = col
+            .cells
+            .into_iter()
+            .filter(|c| !ctx.expired(c.version_ms))
+            .collect();
+        if cells.is_empty() {
+            return;
+        }
+        self.visible = true;
+        if !ctx.wants_column(&col.name) {
+            return;
+        }
+        if let Some((start, end)) = ctx.read.time_range {
+            cells.retain(|c| start <= c.version_ms && c.version_ms < end);
+        }
+        cells.truncate(ctx.read_max_versions());
+        if !cells.is_empty() {
+            self.out.push(Column {
+                name: col.name,
+                cells,
+            });
+        }
+    }
+
+    fn enter_column(&mut self, name: Vec<u8>) -> &mut ColumnState {
+        if self.column.as_ref().is_some_and(|c| c.name != name) {
+            self.finish_column();
+        }
+        let floor = self.row_floor;
+        self.column.get_or_insert_with(|| ColumnState {
+            name,
+            floor,
+            tombstone_decided: false,
+            last_version: None,
+            cells: Vec::new(),
+        })
+    }
+
+    /// Feeds the next record (forward internal-key order, all of this row).
+    pub fn push(&mut self, row: &[u8], internal_key: &[u8], value: &[u8]) -> Result<()> {
+        let (cell, seqno, kind) = key::split_internal_key(internal_key)
+            .ok_or_else(|| malformed(row, "bad internal key"))?;
+        if seqno > self.ctx.snapshot {
+            return Ok(());
+        }
+        let parsed = key::parse_cell_key(cell).ok_or_else(|| malformed(row, "bad cell key"))?;
+        match parsed.body {
+            CellBody::RowHead => {
+                if self.head_decided {
+                    return Ok(());
+                }
+                self.head_decided = true;
+                self.row_floor = seqno;
+                if kind == Kind::RowExists {
+                    let raw: [u8; 8] = value
+                        .try_into()
+                        .map_err(|_| malformed(row, "row marker value is not 8 bytes"))?;
+                    self.marker_alive = !self.ctx.expired(i64::from_le_bytes(raw));
+                }
+            }
+            CellBody::ColumnTombstone { column } => {
+                let col = self.enter_column(column);
+                if !col.tombstone_decided {
+                    col.tombstone_decided = true;
+                    col.floor = col.floor.max(seqno);
+                }
+            }
+            CellBody::Version { column, version_ms } => {
+                let max = self.ctx.table_max_versions();
+                let col = self.enter_column(column);
+                if col.last_version == Some(version_ms) {
+                    return Ok(()); // an older record of a version key already decided
+                }
+                col.last_version = Some(version_ms);
+                if seqno < col.floor || kind != Kind::Put || col.cells.len() >= max {
+                    return Ok(());
+                }
+                col.cells.push(Cell {
+                    version_ms,
+                    value: value.to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the row: `None` if it does not exist at this snapshot.
+    pub fn finish(mut self, row: &[u8]) -> Option<Row> {
+        self.finish_column();
+        if self.visible || self.marker_alive {
+            Some(Row {
+                key: row.to_vec(),
+                columns: self.out,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// The row key of the record under `iter`.
+fn current_row(iter: &dyn KvIter) -> Result<&[u8]> {
+    let ikey = iter.key();
+    let cell = ikey
+        .get(..ikey.len().saturating_sub(key::TRAILER_LEN))
+        .unwrap_or(&[]);
+    key::cell_row(cell).ok_or_else(|| {
+        Error::corruption(
+            "<merged read>",
+            0,
+            format!("record key {} has no row", hex(ikey)),
+        )
+    })
+}
+
+/// Reads one row with a fresh iterator over every source.
+pub fn get_row(iter: &mut dyn KvIter, row: &[u8], ctx: &ReadContext) -> Result<Option<Row>> {
+    iter.seek(row)?;
+    let mut asm = RowAssembler::new(ctx);
+    while iter.valid() {
+        if current_row(iter)? != row {
+            break;
+        }
+        asm.push(row, iter.key(), iter.value())?;
+        iter.next()?;
+    }
+    Ok(asm.finish(row))
+}
+
+/// Walks rows of a range in one direction, assembling each (see `Direction` for bounds).
+pub struct RowScanner<I: KvIter> {
+    iter: I,
+    ctx: ReadContext,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    direction: Direction,
+    started: bool,
+    done: bool,
+    row: Vec<u8>,
+    // Backward scans: one row's records, collected in reverse then replayed forward.
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    spans: Vec<(usize, usize, usize, usize)>,
+}
+
+impl<I: KvIter> RowScanner<I> {
+    /// A scanner over `iter` (unpositioned) for rows between `start` and `end`.
+    pub fn new(
+        iter: I,
+        ctx: ReadContext,
+        start: &[u8],
+        end: &[u8],
+        direction: Direction,
+    ) -> RowScanner<I> {
+        RowScanner {
+            iter,
+            ctx,
+            start: start.to_vec(),
+            end: end.to_vec(),
+            direction,
+            started: false,
+            done: false,
+            row: Vec::new(),
+            keys: Vec::new(),
+            values: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The read context (snapshot) of this scan.
+    pub fn context(&self) -> &ReadContext {
+        &self.ctx
+    }
+
+    fn position(&mut self) -> Result<()> {
+        self.started = true;
+        match self.direction {
+            Direction::Forward => self.iter.seek(&self.start),
+            Direction::Backward => {
+                // Every internal key of row `start` is `start ‖ (0x00|0x01) ‖ ...`, so
+                // `start ‖ 0xFF` sorts after all of them.
+                let mut target = self.start.clone();
+                target.push(0xFF);
+                self.iter.seek_for_prev(&target)
+            }
+        }
+    }
+
+    /// The next existing row, or `None` at the end of the range.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        if self.done {
+            return Ok(None);
+        }
+        if !self.started {
+            self.position()?;
+        }
+        loop {
+            if !self.iter.valid() {
+                self.done = true;
+                return Ok(None);
+            }
+            self.row.clear();
+            self.row.extend_from_slice(current_row(&self.iter)?);
+            let row = std::mem::take(&mut self.row);
+            let result = match self.direction {
+                Direction::Forward => self.forward_row(&row),
+                Direction::Backward => self.backward_row(&row),
+            };
+            self.row = row;
+            match result {
+                Ok(Step::End) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Ok(Step::Skip) => continue,
+                Ok(Step::Row(r)) => return Ok(Some(r)),
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn forward_row(&mut self, row: &[u8]) -> Result<Step> {
+        if row >= self.end.as_slice() {
+            return Ok(Step::End);
+        }
+        let in_range = row >= self.start.as_slice();
+        let mut asm = RowAssembler::new(&self.ctx);
+        while self.iter.valid() && current_row(&self.iter)? == row {
+            if in_range {
+                asm.push(row, self.iter.key(), self.iter.value())?;
+            }
+            self.iter.next()?;
+        }
+        Ok(match (in_range, asm.finish(row)) {
+            (true, Some(r)) => Step::Row(r),
+            _ => Step::Skip,
+        })
+    }
+
+    fn backward_row(&mut self, row: &[u8]) -> Result<Step> {
+        if row <= self.end.as_slice() {
+            return Ok(Step::End);
+        }
+        let in_range = row <= self.start.as_slice();
+        self.keys.clear();
+        self.values.clear();
+        self.spans.clear();
+        while self.iter.valid() && current_row(&self.iter)? == row {
+            if in_range {
+                let (k0, v0) = (self.keys.len(), self.values.len());
+                self.keys.extend_from_slice(self.iter.key());
+                self.values.extend_from_slice(self.iter.value());
+                self.spans
+                    .push((k0, self.keys.len(), v0, self.values.len()));
+            }
+            self.iter.prev()?;
+        }
+        if !in_range {
+            return Ok(Step::Skip);
+        }
+        let mut asm = RowAssembler::new(&self.ctx);
+        for &(k0, k1, v0, v1) in self.spans.iter().rev() {
+            asm.push(row, &self.keys[k0..k1], &self.values[v0..v1])?;
+        }
+        Ok(match asm.finish(row) {
+            Some(r) => Step::Row(r),
+            None => Step::Skip,
+        })
+    }
+}
+
+enum Step {
+    End,
+    Skip,
+    Row(Row),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::batch::{BatchRecords, WriteBatch};
+    use crate::engine::memtable::Memtable;
+    use std::sync::Arc;
+
+    /// A memtable filled batch by batch; each batch's seqnos follow the previous one's.
+    struct Fixture {
+        mem: Arc<Memtable>,
+        next_seqno: SeqNo,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                mem: Arc::new(Memtable::new(1)),
+                next_seqno: 1,
+            }
+        }
+        /// Applies a batch; returns its last seqno.
+        fn write(&mut self, f: impl FnOnce(&mut WriteBatch)) -> SeqNo {
+            let mut b = WriteBatch::new();
+            f(&mut b);
+            let mut buf = Vec::new();
+            b.encode_into(self.next_seqno, 1_000, &mut buf);
+            self.mem.apply(&BatchRecords::parse(&buf).unwrap());
+            self.next_seqno += b.len() as u64;
+            self.next_seqno - 1
+        }
+        fn get_with(&self, row: &[u8], ctx: &ReadContext) -> Option<Row> {
+            get_row(&mut self.mem.iter(), row, ctx).unwrap()
+        }
+        fn ctx(&self) -> ReadContext {
+            ReadContext {
+                snapshot: self.next_seqno - 1,
+                now_ms: 10_000,
+                data: DataOptions {
+                    ttl_secs: None,
+                    max_versions: 100,
+                },
+                read: ReadOptions::default(),
+            }
+        }
+        fn get(&self, row: &[u8]) -> Option<Row> {
+            self.get_with(row, &self.ctx())
+        }
+    }
+
+    fn cells(row: &Option<Row>) -> Vec<(String, i64, Vec<u8>)> {
+        row.iter()
+            .flat_map(|r| r.columns.iter())
+            .flat_map(|c| {
+                c.cells.iter().map(move |cell| {
+                    (
+                        String::from_utf8_lossy(&c.name).into_owned(),
+                        cell.version_ms,
+                        cell.value.clone(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn c(name: &str, v: i64, value: &[u8]) -> (String, i64, Vec<u8>) {
+        (name.to_string(), v, value.to_vec())
+    }
+
+    #[test]
+    fn snapshot_hides_newer_records() {
+        let mut f = Fixture::new();
+        let s1 = f.write(|b| b.put(b"r", b"a", Some(1), b"x"));
+        f.write(|b| b.put(b"r", b"a", Some(2), b"y"));
+        let mut ctx = f.ctx();
+        ctx.snapshot = s1;
+        assert_eq!(cells(&f.get_with(b"r", &ctx)), vec![c("a", 1, b"x")]);
+        ctx.snapshot = 0;
+        assert_eq!(f.get_with(b"r", &ctx), None);
+        assert_eq!(cells(&f.get(b"r")), vec![c("a", 2, b"y"), c("a", 1, b"x")]);
+    }
+
+    #[test]
+    fn row_tombstone_hides_older_records_only() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            b.put(b"r", b"a", Some(1), b"old");
+            b.put(b"r", b"b", Some(1), b"old");
+        });
+        f.write(|b| b.delete_row(b"r"));
+        assert_eq!(f.get(b"r"), None);
+        f.write(|b| b.put(b"r", b"a", Some(1), b"new"));
+        assert_eq!(cells(&f.get(b"r")), vec![c("a", 1, b"new")]);
+        // Put then DeleteRow in one batch: the delete has the larger seqno and wins.
+        f.write(|b| {
+            b.put(b"r", b"z", Some(5), b"gone");
+            b.delete_row(b"r");
+        });
+        assert_eq!(f.get(b"r"), None);
+    }
+
+    #[test]
+    fn row_marker_makes_an_empty_row_exist_and_replaces_the_row() {
+        let mut f = Fixture::new();
+        f.write(|b| b.put(b"r", b"a", Some(1), b"x"));
+        f.write(|b| {
+            b.put_row_marker(b"r", Some(5));
+            b.put(b"r", b"b", Some(5), b"y");
+        });
+        assert_eq!(cells(&f.get(b"r")), vec![c("b", 5, b"y")]);
+        f.write(|b| b.put_row_marker(b"e", None));
+        assert_eq!(
+            f.get(b"e"),
+            Some(Row {
+                key: b"e".to_vec(),
+                columns: vec![]
+            })
+        );
+        f.write(|b| b.delete_row(b"e"));
+        assert_eq!(f.get(b"e"), None);
+    }
+
+    #[test]
+    fn column_tombstone_hides_only_its_column_and_older_versions() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            b.put(b"r", b"a", Some(1), b"x");
+            b.put(b"r", b"a", Some(9), b"x9");
+            b.put(b"r", b"b", Some(1), b"y");
+        });
+        f.write(|b| b.delete_column(b"r", b"a"));
+        assert_eq!(cells(&f.get(b"r")), vec![c("b", 1, b"y")]);
+        f.write(|b| b.put(b"r", b"a", Some(2), b"z"));
+        assert_eq!(cells(&f.get(b"r")), vec![c("a", 2, b"z"), c("b", 1, b"y")]);
+        f.write(|b| b.delete_column(b"r", b"b"));
+        f.write(|b| b.delete_column(b"r", b"a"));
+        assert_eq!(
+            f.get(b"r"),
+            None,
+            "a row with every column deleted does not exist"
+        );
+    }
+
+    #[test]
+    fn delete_version_hides_exactly_one_version_until_rewritten() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            b.put(b"r", b"a", Some(1), b"one");
+            b.put(b"r", b"a", Some(2), b"two");
+        });
+        f.write(|b| b.delete_version(b"r", b"a", 2));
+        assert_eq!(cells(&f.get(b"r")), vec![c("a", 1, b"one")]);
+        f.write(|b| b.put(b"r", b"a", Some(2), b"again"));
+        assert_eq!(
+            cells(&f.get(b"r")),
+            vec![c("a", 2, b"again"), c("a", 1, b"one")]
+        );
+        f.write(|b| b.delete_version(b"r", b"a", 7)); // deleting a missing version is harmless
+        assert_eq!(cells(&f.get(b"r")).len(), 2);
+    }
+
+    #[test]
+    fn ttl_expires_versions_and_row_markers_by_the_current_clock() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            b.put(b"r", b"a", Some(5_000), b"fresh");
+            b.put(b"r", b"a", Some(1_000), b"stale");
+        });
+        f.write(|b| b.put_row_marker(b"m", Some(1_000)));
+        let mut ctx = f.ctx();
+        ctx.data.ttl_secs = Some(5);
+        ctx.now_ms = 7_000; // 1_000 + 5_000 < 7_000: expired; 5_000 + 5_000 >= 7_000: live
+        assert_eq!(
+            cells(&f.get_with(b"r", &ctx)),
+            vec![c("a", 5_000, b"fresh")]
+        );
+        assert_eq!(f.get_with(b"m", &ctx), None);
+        ctx.now_ms = 6_000; // boundary: 1_000 + 5_000 == now is not expired
+        assert_eq!(cells(&f.get_with(b"r", &ctx)).len(), 2);
+        assert!(f.get_with(b"m", &ctx).is_some());
+        ctx.now_ms = 20_000;
+        assert_eq!(f.get_with(b"r", &ctx), None);
+    }
+
+    #[test]
+    fn table_and_read_max_versions_keep_the_newest() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            for v in 1..=5 {
+                b.put(b"r", b"a", Some(v), &[v as u8]);
+            }
+        });
+        f.write(|b| b.delete_version(b"r", b"a", 4));
+        let mut ctx = f.ctx();
+        ctx.data.max_versions = 2;
+        // Deleted versions do not count against max_versions.
+        assert_eq!(
+            cells(&f.get_with(b"r", &ctx)),
+            vec![c("a", 5, &[5]), c("a", 3, &[3])]
+        );
+        ctx.read.max_versions = 1;
+        assert_eq!(cells(&f.get_with(b"r", &ctx)), vec![c("a", 5, &[5])]);
+        ctx.read.max_versions = 10; // capped by the table's
+        assert_eq!(cells(&f.get_with(b"r", &ctx)).len(), 2);
+    }
+
+    #[test]
+    fn time_range_is_half_open_and_applies_before_read_max_versions() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            for v in 1..=5 {
+                b.put(b"r", b"a", Some(v), &[v as u8]);
+            }
+        });
+        let mut ctx = f.ctx();
+        ctx.read.time_range = Some((2, 5));
+        assert_eq!(
+            cells(&f.get_with(b"r", &ctx)),
+            vec![c("a", 4, &[4]), c("a", 3, &[3]), c("a", 2, &[2])]
+        );
+        ctx.read.max_versions = 1;
+        assert_eq!(cells(&f.get_with(b"r", &ctx)), vec![c("a", 4, &[4])]);
+        ctx.read.time_range = Some((10, 20));
+        assert_eq!(
+            f.get_with(b"r", &ctx),
+            Some(Row {
+                key: b"r".to_vec(),
+                columns: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn projection_and_column_range_filter_but_do_not_decide_existence() {
+        let mut f = Fixture::new();
+        f.write(|b| {
+            for col in [&b"a"[..], b"b", b"c", b"d"] {
+                b.put(b"r", col, Some(1), col);
+            }
+        });
+        let mut ctx = f.ctx();
+        ctx.read.columns = Some(vec![b"d".to_vec(), b"b".to_vec(), b"zz".to_vec()]);
+        assert_eq!(
+            cells(&f.get_with(b"r", &ctx)),
+            vec![c("b", 1, b"b"), c("d", 1, b"d")]
+        );
+        ctx.read.columns = Some(vec![b"missing".to_vec()]);
+        assert_eq!(
+            f.get_with(b"r", &ctx),
+            Some(Row {
+                key: b"r".to_vec(),
+                columns: vec![]
+            })
+        );
+        ctx.read.columns = None;
+        ctx.read.start_column = Some(b"b".to_vec());
+        ctx.read.end_column = Some(b"d".to_vec());
+        assert_eq!(
+            cells(&f.get_with(b"r", &ctx)),
+            vec![c("b", 1, b"b"), c("c", 1, b"c")]
+        );
+        assert_eq!(f.get_with(b"nope", &ctx), None);
+    }
+
+    fn scan_keys(f: &Fixture, start: &[u8], end: &[u8], dir: Direction) -> Vec<Vec<u8>> {
+        let mut s = RowScanner::new(f.mem.iter(), f.ctx(), start, end, dir);
+        let mut out = Vec::new();
+        while let Some(r) = s.next_row().unwrap() {
+            out.push(r.key);
+        }
+        out
+    }
+
+    #[test]
+    fn scans_respect_bounds_in_both_directions_and_skip_missing_rows() {
+        let mut f = Fixture::new();
+        for r in [1u8, 2, 3, 4, 5] {
+            f.write(|b| {
+                b.put(&[0x02, r], b"a", Some(1), b"x");
+                b.put(&[0x02, r], b"b", Some(2), b"y");
+            });
+        }
+        f.write(|b| b.delete_row(&[0x02, 3]));
+        let k = |r: u8| vec![0x02, r];
+        assert_eq!(
+            scan_keys(&f, &k(2), &k(5), Direction::Forward),
+            vec![k(2), k(4)]
+        );
+        assert_eq!(
+            scan_keys(&f, &k(5), &k(1), Direction::Backward),
+            vec![k(5), k(4), k(2)]
+        );
+        assert_eq!(
+            scan_keys(&f, &[0x00], &[0xFF], Direction::Forward),
+            vec![k(1), k(2), k(4), k(5)]
+        );
+        assert_eq!(
+            scan_keys(&f, &[0xFF], &[0x00], Direction::Backward),
+            vec![k(5), k(4), k(2), k(1)]
+        );
+        assert!(scan_keys(&f, &k(4), &k(4), Direction::Forward).is_empty());
+        // Backward rows are assembled forward: newest version first, columns ascending.
+        let mut s = RowScanner::new(f.mem.iter(), f.ctx(), &k(1), &[0x00], Direction::Backward);
+        let row = s.next_row().unwrap().unwrap();
+        assert_eq!(cells(&Some(row)), vec![c("a", 1, b"x"), c("b", 2, b"y")]);
+    }
+}
