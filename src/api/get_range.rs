@@ -1,0 +1,41 @@
+//! GetRange: rows between two primary keys, forward or backward, paged by limit, 5000 rows
+//! or 4 MB with `next_start_primary_key`.
+
+use crate::api::convert::{self, consumed, decode_request, encode_response};
+use crate::error::{OtsError, OtsResult};
+use crate::protocol::pb;
+use crate::protocol::plainbuffer::{encode_primary_key, RowsEncoder};
+use crate::table::Catalog;
+
+/// Handles GetRange.
+pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
+    let req: pb::GetRangeRequest = decode_request(body)?;
+    let table = catalog.table(instance, &req.table_name)?;
+    if req.filter.as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(OtsError::param("Filters are not supported by otsd yet."));
+    }
+    let direction = convert::direction(req.direction)?;
+    let start = convert::key_row(&req.inclusive_start_primary_key)?;
+    let end = convert::key_row(&req.exclusive_end_primary_key)?;
+    let spec = convert::read_spec(
+        req.columns_to_get,
+        req.time_range.as_ref(),
+        req.max_versions,
+        req.start_column,
+        req.end_column,
+    )?;
+    let page = table.get_range(start, end, direction, req.limit, &spec)?;
+    let mut rows = RowsEncoder::new();
+    for row in &page.rows {
+        convert::push_row(&mut rows, row);
+    }
+    Ok(encode_response(&pb::GetRangeResponse {
+        consumed: consumed(page.consumed),
+        rows: rows.finish(),
+        next_start_primary_key: page
+            .next_start
+            .as_ref()
+            .map(|pk| encode_primary_key(&convert::pk_to_wire(pk))),
+        ..Default::default()
+    }))
+}

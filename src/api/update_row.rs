@@ -1,0 +1,25 @@
+//! UpdateRow: puts, deletes and increments columns of one row, under its condition.
+
+use crate::api::convert::{self, consumed, decode_request, encode_response};
+use crate::error::OtsResult;
+use crate::protocol::pb;
+use crate::table::limits;
+use crate::table::Catalog;
+
+/// Handles UpdateRow.
+pub fn update_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
+    let req: pb::UpdateRowRequest = decode_request(body)?;
+    limits::check_write_request_bytes("UpdateRow", req.row_change.len())?;
+    let table = catalog.table(instance, &req.table_name)?;
+    let (pk, changes) = convert::update_row_parts(&req.row_change)?;
+    let condition = convert::condition(&req.condition)?;
+    let ret = convert::return_kind(req.return_content.as_ref())?;
+    let outcome = table.update_row(pk, changes, &condition, &ret)?;
+    Ok(encode_response(&pb::UpdateRowResponse {
+        consumed: consumed(outcome.consumed),
+        row: outcome
+            .returned
+            .as_ref()
+            .map(|r| convert::encode_row(Some(r))),
+    }))
+}

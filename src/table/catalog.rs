@@ -1,0 +1,376 @@
+//! Instances -> tables: create, open, list, update and drop tables. Each instance is its own
+//! namespace under `<data_dir>/<instance>/`, created on first use; each table lives in
+//! `<instance>/<table>/` with `table.json` (schema and options) beside the engine's `engine/`.
+//!
+//! Crash safety: `table.json` is written to a temp file, fsynced, renamed, and the folder is
+//! fsynced, so a table either has a complete meta file or is a leftover of an interrupted
+//! create (no meta file) that `open` removes. A dropped table is first renamed to a dot-name
+//! (`.dropped-<table>-<nanos>`), so a crash mid-removal never brings it back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, Engine};
+use crate::error::{ErrorCode, OtsError, OtsResult};
+use crate::table::limits;
+use crate::table::schema::{
+    validate_reserved, CapacityUnits, TableOptions, TableOptionsPatch, TableSchema,
+};
+use crate::table::Table;
+
+/// File holding a table's schema and options.
+const META_FILE: &str = "table.json";
+/// Folder of a table's engine.
+const ENGINE_DIR: &str = "engine";
+/// Version of the `table.json` layout.
+const META_FORMAT: u32 = 1;
+
+/// Everything about a table that is not row data; persisted as `table.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableMeta {
+    /// Layout version of this record.
+    pub format: u32,
+    /// Name, primary key and defined columns (fixed at creation).
+    pub schema: TableSchema,
+    /// Current options.
+    pub options: TableOptions,
+    /// Reserved read/write CU.
+    pub reserved: CapacityUnits,
+    /// When reserved throughput last went up (seconds since epoch); creation time at first.
+    pub last_increase_time_secs: i64,
+    /// When reserved throughput last went down (seconds since epoch), if ever.
+    pub last_decrease_time_secs: Option<i64>,
+    /// When the table was created, in microseconds since epoch.
+    pub creation_time_us: i64,
+}
+
+/// All instances and their tables under one data directory.
+pub struct Catalog {
+    data_dir: PathBuf,
+    engine_options: engine::Options,
+    // instance -> table name -> table. Lock order: this lock, then a table's locks.
+    instances: RwLock<HashMap<String, BTreeMap<String, Arc<Table>>>>,
+}
+
+fn io_err(what: &str, path: &Path, err: std::io::Error) -> OtsError {
+    tracing::error!(path = %path.display(), error = %err, "{what}");
+    OtsError::internal()
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Checks that an instance name is safe to use as a folder name.
+pub fn validate_instance_name(instance: &str) -> OtsResult<()> {
+    let ok = !instance.is_empty()
+        && instance.len() <= 64
+        && instance.as_bytes()[0].is_ascii_alphanumeric()
+        && instance
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(OtsError::param(format!(
+            "Invalid instance name: '{instance}'."
+        )))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the folder.
+fn write_atomically(path: &Path, bytes: &[u8]) -> OtsResult<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("json.tmp");
+    let mut file = fs::File::create(&tmp).map_err(|e| io_err("create meta temp file", &tmp, e))?;
+    file.write_all(bytes)
+        .map_err(|e| io_err("write meta temp file", &tmp, e))?;
+    file.sync_all()
+        .map_err(|e| io_err("fsync meta temp file", &tmp, e))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(|e| io_err("rename meta file", path, e))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> OtsResult<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err("fsync folder", dir, e))
+}
+
+/// Persists `meta` as the table's `table.json` (atomically).
+pub(crate) fn persist_meta(dir: &Path, meta: &TableMeta) -> OtsResult<()> {
+    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| {
+        tracing::error!(error = %e, "encode table meta");
+        OtsError::internal()
+    })?;
+    write_atomically(&dir.join(META_FILE), &bytes)
+}
+
+fn read_meta(dir: &Path) -> OtsResult<Option<TableMeta>> {
+    let path = dir.join(META_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read table meta", &path, e)),
+    };
+    let meta: TableMeta = serde_json::from_slice(&bytes).map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "table meta does not parse");
+        OtsError::internal()
+    })?;
+    if meta.format != META_FORMAT {
+        tracing::error!(path = %path.display(), format = meta.format, "unknown table meta format");
+        return Err(OtsError::internal());
+    }
+    Ok(Some(meta))
+}
+
+impl Catalog {
+    /// Opens (or creates) the data directory and every table in it, with default engine options.
+    pub fn open(data_dir: &Path) -> OtsResult<Catalog> {
+        Catalog::open_with(data_dir, engine::Options::default())
+    }
+
+    /// Like `open`, with the engine options every table is opened with.
+    pub fn open_with(data_dir: &Path, engine_options: engine::Options) -> OtsResult<Catalog> {
+        fs::create_dir_all(data_dir).map_err(|e| io_err("create data dir", data_dir, e))?;
+        let mut instances = HashMap::new();
+        let entries = fs::read_dir(data_dir).map_err(|e| io_err("list data dir", data_dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("list data dir", data_dir, e))?;
+            let Some(instance) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !entry.path().is_dir() || validate_instance_name(&instance).is_err() {
+                continue;
+            }
+            let tables = Catalog::open_instance(&entry.path(), &instance, &engine_options)?;
+            instances.insert(instance, tables);
+        }
+        Ok(Catalog {
+            data_dir: data_dir.to_path_buf(),
+            engine_options,
+            instances: RwLock::new(instances),
+        })
+    }
+
+    fn open_instance(
+        dir: &Path,
+        instance: &str,
+        options: &engine::Options,
+    ) -> OtsResult<BTreeMap<String, Arc<Table>>> {
+        let mut tables = BTreeMap::new();
+        let entries = fs::read_dir(dir).map_err(|e| io_err("list instance dir", dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("list instance dir", dir, e))?;
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !path.is_dir() {
+                continue;
+            }
+            if name.starts_with('.') {
+                // A drop that crashed after its rename: finish it.
+                if let Err(e) = fs::remove_dir_all(&path) {
+                    tracing::warn!(path = %path.display(), error = %e, "could not remove dropped table");
+                }
+                continue;
+            }
+            match read_meta(&path)? {
+                Some(meta) => {
+                    let table = Catalog::open_table(instance, &path, meta, options)?;
+                    tables.insert(name, Arc::new(table));
+                }
+                None => {
+                    // A create that crashed before its meta file was renamed into place.
+                    tracing::warn!(path = %path.display(), "removing table folder without table.json");
+                    if let Err(e) = fs::remove_dir_all(&path) {
+                        tracing::warn!(path = %path.display(), error = %e, "could not remove half-created table");
+                    }
+                }
+            }
+        }
+        Ok(tables)
+    }
+
+    fn open_table(
+        instance: &str,
+        dir: &Path,
+        meta: TableMeta,
+        options: &engine::Options,
+    ) -> OtsResult<Table> {
+        let engine = Engine::open(
+            &dir.join(ENGINE_DIR),
+            options.clone(),
+            meta.options.data_options(),
+        )?;
+        Ok(Table::new(
+            instance.to_string(),
+            dir.to_path_buf(),
+            meta,
+            engine,
+        ))
+    }
+
+    /// The data directory this catalog lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The table `name` of `instance`.
+    ///
+    /// Errors: 404 OTSObjectNotExist when it does not exist.
+    pub fn table(&self, instance: &str, name: &str) -> OtsResult<Arc<Table>> {
+        self.instances
+            .read()
+            .get(instance)
+            .and_then(|t| t.get(name))
+            .cloned()
+            .ok_or_else(OtsError::table_not_exist)
+    }
+
+    /// Names of `instance`'s tables in ascending order.
+    pub fn list_tables(&self, instance: &str) -> Vec<String> {
+        self.instances
+            .read()
+            .get(instance)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates a table (schema already validated by the caller or here).
+    ///
+    /// Errors: 400 for a bad schema/options/throughput, 409 OTSObjectAlreadyExist, 403
+    /// OTSQuotaExhausted past 64 tables, 500 on I/O failure.
+    pub fn create_table(
+        &self,
+        instance: &str,
+        schema: TableSchema,
+        options: &TableOptionsPatch,
+        reserved: CapacityUnits,
+    ) -> OtsResult<()> {
+        validate_instance_name(instance)?;
+        schema.validate()?;
+        let options = TableOptions::default().apply(options)?;
+        validate_reserved(&reserved)?;
+        let mut instances = self.instances.write();
+        let tables = instances.entry(instance.to_string()).or_default();
+        if tables.contains_key(&schema.table_name) {
+            return Err(OtsError::table_exists());
+        }
+        if tables.len() >= limits::MAX_TABLES_PER_INSTANCE {
+            return Err(OtsError::new(
+                ErrorCode::QuotaExhausted,
+                "Number of tables exceeded the quota.",
+            ));
+        }
+        let instance_dir = self.data_dir.join(instance);
+        fs::create_dir_all(&instance_dir)
+            .map_err(|e| io_err("create instance dir", &instance_dir, e))?;
+        let dir = instance_dir.join(&schema.table_name);
+        if dir.exists() {
+            // Leftover of an interrupted create or drop; nothing in it is live.
+            fs::remove_dir_all(&dir).map_err(|e| io_err("remove stale table dir", &dir, e))?;
+        }
+        fs::create_dir(&dir).map_err(|e| io_err("create table dir", &dir, e))?;
+        let created = now_us();
+        let meta = TableMeta {
+            format: META_FORMAT,
+            schema,
+            options,
+            reserved,
+            last_increase_time_secs: created / 1_000_000,
+            last_decrease_time_secs: None,
+            creation_time_us: created,
+        };
+        let name = meta.schema.table_name.clone();
+        let opened = persist_meta(&dir, &meta)
+            .and_then(|()| sync_dir(&instance_dir))
+            .and_then(|()| Catalog::open_table(instance, &dir, meta, &self.engine_options));
+        match opened {
+            Ok(table) => {
+                tables.insert(name, Arc::new(table));
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Changes a table's options and/or reserved throughput; returns the resulting meta.
+    ///
+    /// Errors: 404 when missing, 400 for bad values or an empty request.
+    pub fn update_table(
+        &self,
+        instance: &str,
+        name: &str,
+        options: &TableOptionsPatch,
+        reserved: Option<CapacityUnits>,
+    ) -> OtsResult<TableMeta> {
+        let table = self.table(instance, name)?;
+        table.update_meta(|meta| {
+            meta.options = meta.options.apply(options)?;
+            if let Some(cu) = reserved {
+                validate_reserved(&cu)?;
+                let now = now_us() / 1_000_000;
+                if cu.read > meta.reserved.read || cu.write > meta.reserved.write {
+                    meta.last_increase_time_secs = now;
+                }
+                if cu.read < meta.reserved.read || cu.write < meta.reserved.write {
+                    meta.last_decrease_time_secs = Some(now);
+                }
+                meta.reserved = cu;
+            }
+            Ok(())
+        })
+    }
+
+    /// Drops a table: forgets it, closes its engine and removes its files.
+    ///
+    /// Errors: 404 when missing, 500 on I/O failure.
+    pub fn delete_table(&self, instance: &str, name: &str) -> OtsResult<()> {
+        let table = {
+            let mut instances = self.instances.write();
+            let tables = instances
+                .get_mut(instance)
+                .ok_or_else(OtsError::table_not_exist)?;
+            tables.remove(name).ok_or_else(OtsError::table_not_exist)?
+        };
+        if let Err(e) = table.engine().close() {
+            tracing::warn!(table = name, error = %e, "closing dropped table");
+        }
+        let dir = table.dir().to_path_buf();
+        let nanos = now_us();
+        let graveyard = dir.with_file_name(format!(".dropped-{name}-{nanos}"));
+        fs::rename(&dir, &graveyard).map_err(|e| io_err("rename dropped table", &dir, e))?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        fs::remove_dir_all(&graveyard).map_err(|e| io_err("remove dropped table", &graveyard, e))
+    }
+
+    /// Flushes every table's memtable and stops background work (graceful shutdown).
+    pub fn close(&self) -> OtsResult<()> {
+        let instances = self.instances.read();
+        let mut result = Ok(());
+        for table in instances.values().flat_map(|t| t.values()) {
+            if let Err(e) = table.engine().close() {
+                tracing::error!(table = table.name(), error = %e, "closing table");
+                result = Err(OtsError::internal());
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,380 @@
+//! Rows as the table layer speaks them: primary keys, attribute cells with versions, the
+//! changes a write makes, and what a read asks for (columns_to_get, time range, versions).
+
+use crate::engine::{self, key, PkValue};
+use crate::error::{OtsError, OtsResult};
+use crate::table::limits;
+use crate::table::schema::TableSchema;
+use crate::table::value::Value;
+
+/// A primary key with its column names, in schema order.
+pub type PrimaryKey = Vec<(String, PkValue)>;
+
+/// One version of an attribute column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// Timestamp in milliseconds.
+    pub timestamp_ms: i64,
+    /// The value.
+    pub value: Value,
+}
+
+/// One attribute column with its visible versions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Versions, newest first; never empty.
+    pub versions: Vec<Version>,
+}
+
+/// A row as a read returns it: primary key and attribute columns in ascending name order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowData {
+    /// The primary key.
+    pub primary_key: PrimaryKey,
+    /// Attribute columns, ascending by name.
+    pub columns: Vec<Column>,
+}
+
+/// Bytes a primary-key value counts for (capacity and response budgets).
+pub fn pk_value_len(value: &PkValue) -> usize {
+    match value {
+        PkValue::Integer(_) => 8,
+        PkValue::String(s) => s.len(),
+        PkValue::Binary(b) => b.len(),
+        PkValue::InfMin | PkValue::InfMax => 1,
+    }
+}
+
+/// Bytes of a primary key (names + values).
+pub fn pk_len(pk: &PrimaryKey) -> usize {
+    pk.iter().map(|(n, v)| n.len() + pk_value_len(v)).sum()
+}
+
+impl RowData {
+    /// Decodes an engine row (its key by the schema, its values by `value`).
+    ///
+    /// Errors: 500 when stored bytes do not decode (logged with the table name).
+    pub fn from_engine(schema: &TableSchema, row: engine::Row) -> OtsResult<RowData> {
+        let corrupt = |what: &str| {
+            tracing::error!(table = %schema.table_name, what, "stored row does not decode");
+            OtsError::internal()
+        };
+        let values = key::decode_row_key(&row.key).ok_or_else(|| corrupt("row key"))?;
+        if values.len() != schema.primary_key.len() {
+            return Err(corrupt("row key column count"));
+        }
+        let primary_key = schema
+            .primary_key
+            .iter()
+            .map(|c| c.name.clone())
+            .zip(values)
+            .collect();
+        let mut columns = Vec::with_capacity(row.columns.len());
+        for col in row.columns {
+            let name = String::from_utf8(col.name).map_err(|_| corrupt("column name"))?;
+            let mut versions = Vec::with_capacity(col.cells.len());
+            for cell in col.cells {
+                let value = Value::decode(&cell.value).map_err(|e| corrupt(e.what))?;
+                versions.push(Version {
+                    timestamp_ms: cell.version_ms,
+                    value,
+                });
+            }
+            if !versions.is_empty() {
+                columns.push(Column { name, versions });
+            }
+        }
+        Ok(RowData {
+            primary_key,
+            columns,
+        })
+    }
+
+    /// Bytes this row counts for: key plus every version's name, value and timestamp.
+    pub fn size_bytes(&self) -> usize {
+        let cells: usize = self
+            .columns
+            .iter()
+            .map(|c| {
+                c.versions
+                    .iter()
+                    .map(|v| c.name.len() + v.value.payload_len() + 8)
+                    .sum::<usize>()
+            })
+            .sum();
+        pk_len(&self.primary_key) + cells
+    }
+
+    /// The newest version of `column`, if present.
+    pub fn latest(&self, column: &str) -> Option<&Version> {
+        self.columns
+            .iter()
+            .find(|c| c.name == column)
+            .and_then(|c| c.versions.first())
+    }
+}
+
+/// One change an UpdateRow (or PutRow, as puts only) makes to a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnChange {
+    /// Write a version (`None`: server time).
+    Put {
+        name: String,
+        value: Value,
+        timestamp_ms: Option<i64>,
+    },
+    /// Delete the version at exactly `timestamp_ms`.
+    DeleteOneVersion { name: String, timestamp_ms: i64 },
+    /// Delete every version.
+    DeleteAllVersions { name: String },
+    /// Add `delta` to the newest INTEGER value (missing counts as 0).
+    Increment { name: String, delta: i64 },
+}
+
+impl ColumnChange {
+    /// The column this change touches.
+    pub fn name(&self) -> &str {
+        match self {
+            ColumnChange::Put { name, .. }
+            | ColumnChange::DeleteOneVersion { name, .. }
+            | ColumnChange::DeleteAllVersions { name }
+            | ColumnChange::Increment { name, .. } => name,
+        }
+    }
+
+    /// Bytes this change counts for (write capacity).
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            ColumnChange::Put { name, value, .. } => name.len() + value.payload_len() + 8,
+            ColumnChange::DeleteOneVersion { name, .. } => name.len() + 8,
+            ColumnChange::DeleteAllVersions { name } => name.len(),
+            ColumnChange::Increment { name, .. } => name.len() + 8,
+        }
+    }
+}
+
+/// Which versions a read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeRange {
+    /// Versions with `start_ms <= ts < end_ms`.
+    Range { start_ms: i64, end_ms: i64 },
+    /// Only the version at exactly this timestamp.
+    Specific(i64),
+}
+
+/// What a read asks for besides the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSpec {
+    /// Columns to return (empty = all). PK names may appear; they are always returned.
+    pub columns_to_get: Vec<String>,
+    /// At most this many newest versions per column.
+    pub max_versions: Option<i32>,
+    /// Only versions in this range.
+    pub time_range: Option<TimeRange>,
+    /// Only columns with names `>= start_column`.
+    pub start_column: Option<String>,
+    /// Only columns with names `< end_column`.
+    pub end_column: Option<String>,
+}
+
+impl ReadSpec {
+    /// Checks the spec: one of max_versions/time_range, positive max_versions, a sane
+    /// range, at most 128 columns.
+    pub fn validate(&self) -> OtsResult<()> {
+        limits::check_columns_to_get(self.columns_to_get.len())?;
+        if self.max_versions.is_none() && self.time_range.is_none() {
+            return Err(OtsError::param(
+                "No version condition is specified while querying row.",
+            ));
+        }
+        if let Some(n) = self.max_versions {
+            if n <= 0 {
+                return Err(OtsError::param(format!(
+                    "Invalid max versions: {n}. Reason: Max versions must be positive."
+                )));
+            }
+        }
+        match self.time_range {
+            Some(TimeRange::Range { start_ms, end_ms }) => {
+                if start_ms < 0 || end_ms < 0 {
+                    return Err(OtsError::param(
+                        "Timestamp must be in range [0, INT64_MAX/1000).",
+                    ));
+                }
+                if start_ms >= end_ms {
+                    return Err(OtsError::param(
+                        "The start time must be less than the end time.",
+                    ));
+                }
+            }
+            Some(TimeRange::Specific(ts)) if ts < 0 => {
+                return Err(OtsError::param("Specific timestamp cannot be less than 0."));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Attribute names of columns_to_get (PK names removed); `None` = every column.
+    pub fn attribute_columns(&self, schema: &TableSchema) -> Option<Vec<String>> {
+        if self.columns_to_get.is_empty() {
+            return None;
+        }
+        Some(
+            self.columns_to_get
+                .iter()
+                .filter(|c| !schema.is_pk_column(c))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The engine read options for this spec.
+    pub fn read_options(&self, schema: &TableSchema) -> engine::ReadOptions {
+        let time_range = self.time_range.map(|t| match t {
+            TimeRange::Range { start_ms, end_ms } => (start_ms, end_ms),
+            TimeRange::Specific(ts) => (ts, ts.saturating_add(1)),
+        });
+        let columns = match self.attribute_columns(schema) {
+            // Only PK names asked for: read everything to learn whether the row exists.
+            Some(attrs) if !attrs.is_empty() => {
+                Some(attrs.into_iter().map(String::into_bytes).collect())
+            }
+            _ => None,
+        };
+        engine::ReadOptions {
+            max_versions: self
+                .max_versions
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            time_range,
+            columns,
+            start_column: self.start_column.clone().map(String::into_bytes),
+            end_column: self.end_column.clone().map(String::into_bytes),
+            snapshot: None,
+        }
+    }
+
+    /// Shapes a read row for the response: `None` when columns_to_get named attributes and
+    /// the row has none of them; attribute columns dropped when only PK names were asked.
+    pub fn project(&self, schema: &TableSchema, mut row: RowData) -> Option<RowData> {
+        match self.attribute_columns(schema) {
+            None => Some(row),
+            Some(attrs) if attrs.is_empty() => {
+                row.columns.clear();
+                Some(row)
+            }
+            Some(attrs) => {
+                row.columns.retain(|c| attrs.contains(&c.name));
+                (!row.columns.is_empty()).then_some(row)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::schema::{PkColumnSchema, PkType};
+
+    fn schema() -> TableSchema {
+        TableSchema {
+            table_name: "t".into(),
+            primary_key: vec![PkColumnSchema {
+                name: "id".into(),
+                pk_type: PkType::Integer,
+                auto_increment: false,
+            }],
+            defined_columns: vec![],
+        }
+    }
+
+    #[test]
+    fn engine_rows_decode_with_names_and_values() {
+        let row = engine::Row {
+            key: key::encode_row_key(&[PkValue::Integer(3)]),
+            columns: vec![engine::Column {
+                name: b"c".to_vec(),
+                cells: vec![engine::Cell {
+                    version_ms: 5,
+                    value: Value::Integer(9).encode(),
+                }],
+            }],
+        };
+        let data = RowData::from_engine(&schema(), row).unwrap();
+        assert_eq!(
+            data.primary_key,
+            vec![("id".to_string(), PkValue::Integer(3))]
+        );
+        assert_eq!(
+            data.latest("c"),
+            Some(&Version {
+                timestamp_ms: 5,
+                value: Value::Integer(9)
+            })
+        );
+        let bad = engine::Row {
+            key: b"\x09".to_vec(),
+            columns: vec![],
+        };
+        assert!(RowData::from_engine(&schema(), bad).is_err());
+    }
+
+    #[test]
+    fn read_spec_requires_a_version_condition() {
+        let spec = ReadSpec::default();
+        assert_eq!(
+            spec.validate().unwrap_err().message,
+            "No version condition is specified while querying row."
+        );
+        let spec = ReadSpec {
+            max_versions: Some(0),
+            ..Default::default()
+        };
+        assert!(spec.validate().is_err());
+        let spec = ReadSpec {
+            time_range: Some(TimeRange::Specific(5)),
+            ..Default::default()
+        };
+        assert!(spec.validate().is_ok());
+        assert_eq!(spec.read_options(&schema()).time_range, Some((5, 6)));
+    }
+
+    #[test]
+    fn projection_keeps_pk_and_requested_columns() {
+        let row = RowData {
+            primary_key: vec![("id".into(), PkValue::Integer(1))],
+            columns: vec![Column {
+                name: "a".into(),
+                versions: vec![Version {
+                    timestamp_ms: 1,
+                    value: Value::Boolean(true),
+                }],
+            }],
+        };
+        let only_pk = ReadSpec {
+            columns_to_get: vec!["id".into()],
+            max_versions: Some(1),
+            ..Default::default()
+        };
+        assert!(only_pk
+            .project(&schema(), row.clone())
+            .unwrap()
+            .columns
+            .is_empty());
+        assert_eq!(only_pk.read_options(&schema()).columns, None);
+        let missing = ReadSpec {
+            columns_to_get: vec!["blah".into()],
+            max_versions: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(missing.project(&schema(), row.clone()), None);
+        let all = ReadSpec {
+            max_versions: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(all.project(&schema(), row.clone()), Some(row));
+    }
+}
