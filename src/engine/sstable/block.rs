@@ -102,6 +102,21 @@ pub(crate) struct BlockIter<B> {
     key: Vec<u8>,
     value_start: usize,
     value_len: usize,
+    /// Entries decoded by the last backward re-scan, oldest first, so that successive `prev`
+    /// calls within one restart run cost O(1) instead of a re-scan each.
+    prev_entries: Vec<CachedEntry>,
+    /// Keys of `prev_entries`, concatenated.
+    prev_keys: Vec<u8>,
+}
+
+/// Position of an entry remembered by a backward re-scan.
+#[derive(Debug, Clone, Copy)]
+struct CachedEntry {
+    cur: usize,
+    next: usize,
+    key_end: usize,
+    value_start: usize,
+    value_len: usize,
 }
 
 impl<B: AsRef<[u8]>> BlockIter<B> {
@@ -116,6 +131,8 @@ impl<B: AsRef<[u8]>> BlockIter<B> {
             key: Vec::new(),
             value_start: 0,
             value_len: 0,
+            prev_entries: Vec::new(),
+            prev_keys: Vec::new(),
         };
         it.parse_trailer()?;
         Ok(it)
@@ -134,6 +151,8 @@ impl<B: AsRef<[u8]>> BlockIter<B> {
         self.cur = 0;
         self.next = 0;
         self.key.clear();
+        self.prev_entries.clear();
+        self.prev_keys.clear();
         let data = self.data.as_ref();
         let len = data.len();
         let count_at = len
@@ -358,7 +377,28 @@ impl<B: AsRef<[u8]>> BlockIter<B> {
             self.invalidate();
             return Ok(());
         }
-        // Last restart point strictly before the current entry.
+        if let Some(top) = self.prev_entries.last().copied() {
+            if top.next == target {
+                self.prev_entries.pop();
+                let key_start = self.prev_entries.last().map_or(0, |e| e.key_end);
+                self.key.clear();
+                self.key.extend_from_slice(
+                    self.prev_keys
+                        .get(key_start..top.key_end)
+                        .unwrap_or_default(),
+                );
+                self.prev_keys.truncate(key_start);
+                self.cur = top.cur;
+                self.next = top.next;
+                self.value_start = top.value_start;
+                self.value_len = top.value_len;
+                return Ok(());
+            }
+        }
+        // Re-scan from the last restart point strictly before the current entry,
+        // remembering every entry but the last for the following `prev` calls.
+        self.prev_entries.clear();
+        self.prev_keys.clear();
         let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
@@ -370,10 +410,20 @@ impl<B: AsRef<[u8]>> BlockIter<B> {
         }
         self.seek_to_restart(lo)?;
         while self.next < target {
+            self.prev_keys.extend_from_slice(&self.key);
+            self.prev_entries.push(CachedEntry {
+                cur: self.cur,
+                next: self.next,
+                key_end: self.prev_keys.len(),
+                value_start: self.value_start,
+                value_len: self.value_len,
+            });
             let at = self.next;
             self.decode_at(at)?;
         }
         if self.next != target {
+            self.prev_entries.clear();
+            self.prev_keys.clear();
             return Err(Corrupt::new(
                 self.cur,
                 "entries do not line up with the previous position",
