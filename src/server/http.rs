@@ -48,10 +48,8 @@ async fn route(
     guard: DrainGuard,
 ) -> (String, Response<Body>) {
     let path = req.uri().path();
-    if req.method() == Method::GET || req.method() == Method::HEAD {
-        if path == "/health" {
-            return ("health".to_string(), response::plain(StatusCode::OK, "ok"));
-        }
+    if (req.method() == Method::GET || req.method() == Method::HEAD) && path == "/health" {
+        return ("health".to_string(), response::plain(StatusCode::OK, "ok"));
     }
     // Python sends `//PutRow` when the endpoint ends in `/`: the API is the last segment.
     let api_name = path.rsplit('/').next().unwrap_or_default().to_string();
