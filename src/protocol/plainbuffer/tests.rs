@@ -503,6 +503,21 @@ proptest! {
     }
 
     #[test]
+    fn mutated_encodings_fail_or_round_trip(
+        row in arb_row(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = encode_row(&row);
+        for (at, b) in edits {
+            let i = at % bytes.len();
+            bytes[i] = b;
+        }
+        if let Ok(decoded) = decode_row(&bytes) {
+            prop_assert_eq!(decode_row(&encode_row(&decoded)), Ok(decoded));
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         let _ = decode_rows(&bytes);
         let _ = decode_row(&bytes);
