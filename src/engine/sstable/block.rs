@@ -248,9 +248,18 @@ impl<B: AsRef<[u8]>> BlockIter<B> {
     fn decode_at(&mut self, at: usize) -> DecodeResult<()> {
         let data = &self.data.as_ref()[..self.data_end];
         let mut pos = at;
-        let shared = take_varint32(data, &mut pos, "shared key length")? as usize;
-        let unshared = take_varint32(data, &mut pos, "unshared key length")? as usize;
-        let value_len = take_varint32(data, &mut pos, "value length")? as usize;
+        let (shared, unshared, value_len) = match data.get(at..at.saturating_add(3)) {
+            // Fast path: all three lengths below 128, one byte each.
+            Some(&[s, u, v]) if (s | u | v) < 0x80 => {
+                pos += 3;
+                (s as usize, u as usize, v as usize)
+            }
+            _ => (
+                take_varint32(data, &mut pos, "shared key length")? as usize,
+                take_varint32(data, &mut pos, "unshared key length")? as usize,
+                take_varint32(data, &mut pos, "value length")? as usize,
+            ),
+        };
         if shared > self.key.len() {
             return Err(Corrupt::new(
                 at,

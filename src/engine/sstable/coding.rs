@@ -86,28 +86,35 @@ pub(crate) fn take_bytes<'a>(
     len: usize,
     what: &str,
 ) -> DecodeResult<&'a [u8]> {
-    let end = pos.checked_add(len).filter(|&e| e <= buf.len());
-    match end {
-        Some(end) => {
-            let out = &buf[*pos..end];
-            *pos = end;
+    match pos.checked_add(len).and_then(|end| buf.get(*pos..end)) {
+        Some(out) => {
+            *pos += len;
             Ok(out)
         }
-        None => Err(Corrupt::new(
-            *pos,
-            format!(
-                "{what} ({len} bytes) runs past the end ({} bytes)",
-                buf.len()
-            ),
-        )),
+        None => Err(past_end(*pos, len, buf.len(), what)),
     }
+}
+
+/// Builds the error of a read past the end; kept out of line so hot decoders stay small.
+#[cold]
+#[inline(never)]
+fn past_end(pos: usize, len: usize, buf_len: usize, what: &str) -> Corrupt {
+    Corrupt::new(
+        pos,
+        format!("{what} ({len} bytes) runs past the end ({buf_len} bytes)"),
+    )
 }
 
 /// Reads a little-endian u32 at `*pos`, advancing it.
 #[inline]
 pub(crate) fn take_u32(buf: &[u8], pos: &mut usize, what: &str) -> DecodeResult<u32> {
-    let b = take_bytes(buf, pos, 4, what)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    match pos.checked_add(4).and_then(|end| buf.get(*pos..end)) {
+        Some(&[a, b, c, d]) => {
+            *pos += 4;
+            Ok(u32::from_le_bytes([a, b, c, d]))
+        }
+        _ => Err(past_end(*pos, 4, buf.len(), what)),
+    }
 }
 
 /// Reads a little-endian u64 at `*pos`, advancing it.
