@@ -87,39 +87,62 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use batch::BatchRecords;
 use memtable::Memtable;
 use merge::{BoxedIter, MergeIter};
 use read::{ReadContext, RowScanner};
 use snapshot::{PinnedSnapshot, SnapshotList};
+use version::{Version, VersionSet};
 use wal::{CommitQueue, WalWriter};
 
-/// What reads see: the memtables and (later) the files, swapped as a whole, never mutated.
+pub mod flush;
+
+/// What reads see: the memtables and the files, swapped as a whole, never mutated.
 struct ReadView {
     active: Arc<Memtable>,
     /// Sealed memtables waiting for flush, newest first.
     immutables: Vec<Arc<Memtable>>,
+    version: Arc<Version>,
 }
 
 impl ReadView {
+    /// Every source, newest first; for a point read only files that may hold `row`.
     fn iterators(&self, row: Option<&[u8]>) -> Vec<BoxedIter> {
-        let _ = row;
-        let mut out: Vec<BoxedIter> = Vec::with_capacity(1 + self.immutables.len());
+        let mut out: Vec<BoxedIter> = Vec::with_capacity(4 + self.immutables.len());
         out.push(Box::new(self.active.iter()));
         for m in &self.immutables {
             out.push(Box::new(m.iter()));
+        }
+        match row {
+            Some(row) => {
+                for f in self.version.files_for_row(row) {
+                    out.push(Box::new(f.iter()));
+                }
+            }
+            None => out.extend(self.version.iters()),
         }
         out
     }
 }
 
-/// State only the commit leader touches (serialised by the commit queue and this mutex).
+/// State only the commit leader (or a flush request) touches, under `Inner::writer`.
 struct WriterState {
     wal: WalWriter,
     last_seqno: SeqNo,
     buf: Vec<u8>,
+}
+
+/// Background work requests and results, under `Inner::bg`.
+#[derive(Default)]
+struct BgState {
+    shutdown: bool,
+    /// Manual compactions requested / finished (a counter pair, so waiters know theirs).
+    manual_requested: u64,
+    manual_done: u64,
+    /// The last background failure, reported to waiters.
+    error: Option<Error>,
 }
 
 struct Inner {
@@ -127,13 +150,22 @@ struct Inner {
     options: Options,
     data: RwLock<DataOptions>,
     view: RwLock<Arc<ReadView>>,
+    versions: VersionSet,
     visible_seqno: AtomicU64,
     commit: CommitQueue<WriteBatch>,
     writer: Mutex<WriterState>,
+    /// A handle on the active WAL for the periodic syncer.
+    wal_sync: Mutex<Option<File>>,
     snapshots: Arc<SnapshotList>,
     autoinc: autoinc::AutoIncrement,
     poisoned: AtomicBool,
     closed: AtomicBool,
+    bg: Mutex<BgState>,
+    /// Signals the background thread: work may be waiting.
+    bg_work: Condvar,
+    /// Signals writers and waiters: a flush or compaction finished.
+    bg_done: Condvar,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     _lock: File,
 }
 
@@ -187,28 +219,11 @@ fn lock_dir(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// Lists the WAL numbers in `dir`, ascending.
-fn list_wals(dir: &Path) -> Result<Vec<u64>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Some(filename::FileKind::Wal(n)) = entry
-            .file_name()
-            .to_str()
-            .and_then(filename::parse_file_name)
-        {
-            out.push(n);
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
 /// Replays WAL `number` into `mem`; returns the largest seqno seen.
 fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
     let path = filename::wal_path(dir, number);
     let mut last = 0;
-    wal::replay(&path, |payload| {
+    let stats = wal::replay(&path, |payload| {
         let records = BatchRecords::parse(payload)?;
         if records.count() == 0 {
             return Ok(());
@@ -223,6 +238,7 @@ fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
         last = records.last_seqno();
         Ok(())
     })?;
+    tracing::debug!(wal = number, records = stats.records, "replayed WAL");
     Ok(last)
 }
 
@@ -247,6 +263,10 @@ impl Inner {
         (self.options.clock)()
     }
 
+    fn current_view(&self) -> Arc<ReadView> {
+        Arc::clone(&self.view.read())
+    }
+
     fn read_context(&self, read: &ReadOptions) -> ReadContext {
         let latest = self.visible_seqno.load(Ordering::Acquire);
         ReadContext {
@@ -264,16 +284,60 @@ impl Inner {
         Ok(())
     }
 
+    fn poison(&self, e: &Error) {
+        if !self.poisoned.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %e, "engine poisoned: refusing writes until reopened");
+        }
+    }
+
+    /// Seals the active memtable and starts a new one with a new WAL. Caller holds `writer`.
+    fn switch_memtable(&self, w: &mut WriterState) -> Result<()> {
+        let number = self.versions.new_file_number();
+        let wal = WalWriter::create(&self.dir, number)?;
+        if self.options.sync != SyncPolicy::Always {
+            // The periodic syncer moves on to the new file: make the old one durable now.
+            w.wal.sync()?;
+        }
+        *self.wal_sync.lock() = wal.sync_handle().ok();
+        w.wal = wal;
+        {
+            let mut view = self.view.write();
+            let mut immutables = Vec::with_capacity(view.immutables.len() + 1);
+            immutables.push(Arc::clone(&view.active));
+            immutables.extend(view.immutables.iter().cloned());
+            *view = Arc::new(ReadView {
+                active: Arc::new(Memtable::new(number)),
+                immutables,
+                version: Arc::clone(&view.version),
+            });
+        }
+        let _bg = self.bg.lock();
+        self.bg_work.notify_all();
+        Ok(())
+    }
+
     /// The group-commit leader's work: one WAL append (+ fsync), memtable inserts, publish.
     fn commit_group(&self, batches: Vec<WriteBatch>) -> Vec<Result<SeqNo>> {
+        let fail_all = |e: &Error| {
+            batches
+                .iter()
+                .map(|_| Err(clone_error(e)))
+                .collect::<Vec<_>>()
+        };
         if self.closed.load(Ordering::Acquire) {
-            return batches.iter().map(|_| Err(Error::Closed)).collect();
+            return fail_all(&Error::Closed);
         }
         if self.poisoned.load(Ordering::Acquire) {
-            return batches.iter().map(|_| Err(Error::Poisoned)).collect();
+            return fail_all(&Error::Poisoned);
         }
-        let mut w = self.writer.lock();
-        let w = &mut *w;
+        let mut guard = self.writer.lock();
+        let w = &mut *guard;
+        if let Err(e) = flush::make_room(self, w) {
+            if !matches!(e, Error::Stalled(_) | Error::Closed) {
+                self.poison(&e);
+            }
+            return fail_all(&e);
+        }
         let now_ms = self.now_ms();
         w.buf.clear();
         let mut results: Vec<Result<SeqNo>> = Vec::with_capacity(batches.len());
@@ -309,8 +373,7 @@ impl Inner {
             _ => Ok(()),
         });
         if let Err(e) = io {
-            self.poisoned.store(true, Ordering::Release);
-            tracing::error!(error = %e, "WAL write failed; engine poisoned");
+            self.poison(&e);
             return results
                 .into_iter()
                 .map(|r| r.and(Err(clone_error(&e))))
@@ -322,13 +385,16 @@ impl Inner {
             match BatchRecords::parse(payload) {
                 Ok(records) => active.apply(&records),
                 Err(why) => {
-                    // We just encoded it; failing to parse is a bug, never data loss on disk.
-                    tracing::error!(%why, "freshly encoded batch does not parse");
-                    self.poisoned.store(true, Ordering::Release);
+                    // We just encoded it: failing to parse is a bug, not damage on disk.
+                    self.poison(&Error::InvalidArgument(format!(
+                        "freshly encoded batch does not parse: {why}"
+                    )));
                 }
             }
         }
         w.last_seqno = seqno;
+        // Publish only after every record of the group is in the memtable: a read never
+        // sees half a group.
         self.visible_seqno.store(seqno, Ordering::Release);
         results
     }
@@ -336,18 +402,27 @@ impl Inner {
 
 impl Engine {
     /// Opens or creates the engine in `dir`, replaying the WAL after the last flushed state.
+    ///
+    /// Errors: `Io` (including a directory locked by another engine), `Corruption` for a
+    /// damaged manifest, SSTable or `AUTOINC` (a damaged WAL tail is cut off, not an error).
     pub fn open(dir: &std::path::Path, options: Options, data: DataOptions) -> Result<Engine> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let lock = lock_dir(dir)?;
-        let wals = list_wals(dir)?;
-        let next_wal = wals.last().map_or(1, |n| n + 1);
-        let mem = Arc::new(Memtable::new(next_wal));
-        let mut last_seqno = 0;
-        for &n in &wals {
-            last_seqno = last_seqno.max(replay_wal(dir, n, &mem)?);
+        let (versions, recovery) = VersionSet::open(dir, &options)?;
+        let wal_number = versions.new_file_number();
+        let mem = Arc::new(Memtable::new(wal_number));
+        let mut last_seqno = recovery.last_seqno;
+        for &n in &recovery.wal_numbers {
+            if n >= recovery.log_number {
+                last_seqno = last_seqno.max(replay_wal(dir, n, &mem)?);
+            } else if let Err(e) = std::fs::remove_file(filename::wal_path(dir, n)) {
+                tracing::warn!(wal = n, error = %e, "cannot remove obsolete WAL");
+            }
         }
-        let wal = WalWriter::create(dir, next_wal)?;
+        let wal = WalWriter::create(dir, wal_number)?;
+        let wal_sync = wal.sync_handle().ok();
         let autoinc = autoinc::AutoIncrement::open(dir)?;
+        let version = versions.current();
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             options,
@@ -355,7 +430,9 @@ impl Engine {
             view: RwLock::new(Arc::new(ReadView {
                 active: mem,
                 immutables: Vec::new(),
+                version,
             })),
+            versions,
             visible_seqno: AtomicU64::new(last_seqno),
             commit: CommitQueue::new(),
             writer: Mutex::new(WriterState {
@@ -363,12 +440,18 @@ impl Engine {
                 last_seqno,
                 buf: Vec::new(),
             }),
+            wal_sync: Mutex::new(wal_sync),
             snapshots: SnapshotList::new(),
             autoinc,
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            bg: Mutex::new(BgState::default()),
+            bg_work: Condvar::new(),
+            bg_done: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
             _lock: lock,
         });
+        flush::start_threads(&inner)?;
         Ok(Engine { inner })
     }
 
@@ -379,6 +462,9 @@ impl Engine {
 
     /// Applies `batch` atomically; returns once it is durable per the sync policy.
     /// Returns the seqno of the batch's last record.
+    ///
+    /// Errors: `Closed`, `Poisoned` (after an earlier I/O failure), `Stalled` (flush and
+    /// compaction fell behind for longer than `stall_timeout`), `InvalidArgument`, `Io`.
     pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
         self.inner.check_open()?;
         if self.inner.poisoned.load(Ordering::Acquire) {
@@ -398,8 +484,9 @@ impl Engine {
     /// Reads one row; `None` when it has no visible cell and no row marker.
     pub fn get_row(&self, row: &[u8], read: &ReadOptions) -> Result<Option<Row>> {
         self.inner.check_open()?;
+        // View first, then the seqno: the pinned sources hold every record up to it.
+        let view = self.inner.current_view();
         let ctx = self.inner.read_context(read);
-        let view = Arc::clone(&self.inner.view.read());
         let mut iter = MergeIter::new(view.iterators(Some(row)));
         read::get_row(&mut iter, row, &ctx)
     }
@@ -413,9 +500,7 @@ impl Engine {
         read: &ReadOptions,
     ) -> Result<RowIter> {
         self.inner.check_open()?;
-        // Pin the view before taking the snapshot seqno, so the pinned sources hold every
-        // record up to it.
-        let view = Arc::clone(&self.inner.view.read());
+        let view = self.inner.current_view();
         let ctx = self.inner.read_context(read);
         let pin = self.inner.snapshots.pin(ctx.snapshot);
         let iter = MergeIter::new(view.iterators(None));
@@ -444,12 +529,21 @@ impl Engine {
 
     /// Flushes the memtable to an SSTable and waits for it.
     pub fn flush(&self) -> Result<()> {
-        self.inner.check_open()
+        self.inner.check_open()?;
+        flush::flush_and_wait(&self.inner)
     }
 
     /// Compacts everything down to the last level and waits for it.
     pub fn compact(&self) -> Result<()> {
-        self.inner.check_open()
+        self.inner.check_open()?;
+        flush::flush_and_wait(&self.inner)?;
+        flush::compact_and_wait(&self.inner)
+    }
+
+    /// Files per level (L0 first), for tests and diagnostics.
+    pub fn level_file_counts(&self) -> Vec<usize> {
+        let v = self.inner.versions.current();
+        (0..v.num_levels()).map(|l| v.files(l).len()).collect()
     }
 
     /// Stops background threads and makes the WAL durable. Later calls fail with `Closed`.
@@ -457,6 +551,7 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        flush::stop_threads(&self.inner);
         let w = self.inner.writer.lock();
         w.wal.sync()
     }
@@ -578,5 +673,75 @@ mod tests {
         assert_eq!(e.inner.snapshots.len(), 1);
         drop(it);
         assert_eq!(e.inner.snapshots.len(), 0);
+    }
+
+    #[test]
+    fn flushed_and_compacted_data_reads_the_same_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataOptions {
+            ttl_secs: None,
+            max_versions: 2,
+        };
+        let small = || Options {
+            memtable_size_bytes: 4 << 10,
+            l0_compaction_trigger: 2,
+            ..opts()
+        };
+        let expect = |e: &Engine| {
+            for i in 0..200 {
+                let r = e.get_row(&row(i), &ReadOptions::default()).unwrap();
+                if i % 10 == 3 {
+                    assert!(r.is_none(), "row {i} was deleted");
+                } else {
+                    let r = r.unwrap();
+                    let cells = &r.columns[0].cells;
+                    assert_eq!(cells.len(), 2, "row {i}");
+                    assert_eq!(cells[0].value, format!("v{i}-2").into_bytes());
+                }
+            }
+            let n = e
+                .scan(
+                    &[0x00],
+                    &[0xFF],
+                    Direction::Forward,
+                    &ReadOptions::default(),
+                )
+                .unwrap()
+                .count();
+            let m = e
+                .scan(
+                    &[0xFF],
+                    &[0x00],
+                    Direction::Backward,
+                    &ReadOptions::default(),
+                )
+                .unwrap()
+                .count();
+            assert_eq!((n, m), (180, 180));
+        };
+        {
+            let e = Engine::open(dir.path(), small(), data).unwrap();
+            for v in 0..3 {
+                for i in 0..200 {
+                    let mut b = WriteBatch::new();
+                    b.put(&row(i), b"col", Some(v), format!("v{i}-{v}").as_bytes());
+                    e.write(b).unwrap();
+                }
+            }
+            for i in (3..200).step_by(10) {
+                let mut b = WriteBatch::new();
+                b.delete_row(&row(i));
+                e.write(b).unwrap();
+            }
+            expect(&e);
+            e.flush().unwrap();
+            assert!(e.level_file_counts().iter().sum::<usize>() > 0);
+            expect(&e);
+            e.compact().unwrap();
+            assert_eq!(e.level_file_counts()[0], 0);
+            expect(&e);
+        }
+        let e = Engine::open(dir.path(), small(), data).unwrap();
+        expect(&e);
     }
 }

@@ -1,0 +1,343 @@
+//! Background work and write back-pressure: the engine's background thread flushes sealed
+//! memtables to L0 SSTables and runs compactions; `make_room` (called by the commit leader)
+//! seals full memtables and slows or stalls writers when flush/compaction fall behind
+//! (LevelDB's L0 slowdown/stop triggers). A periodic syncer thread serves
+//! `SyncPolicy::Periodic`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::compaction::{
+    manual_compaction_task, manual_target_level, pick_compaction, run_compaction, CompactionTask,
+    FilterParams,
+};
+use super::error::{Error, Result};
+use super::iter::KvIter;
+use super::memtable::Memtable;
+use super::options::SyncPolicy;
+use super::sstable::{SstBuilder, SstOptions};
+use super::version::{FileMeta, VersionEdit};
+use super::{clone_error, filename, Inner, ReadView, WriterState};
+
+/// How long a waiter sleeps between re-checks (guards against a missed wake-up).
+const RECHECK: Duration = Duration::from_millis(20);
+
+/// Starts the background worker (and the periodic WAL syncer if the policy asks for one).
+pub(super) fn start_threads(inner: &Arc<Inner>) -> Result<()> {
+    let mut threads = inner.threads.lock();
+    let worker = Arc::clone(inner);
+    let spawn_err = |e| Error::io(&inner.dir, e);
+    threads.push(
+        std::thread::Builder::new()
+            .name("otsd-engine-bg".into())
+            .spawn(move || background_loop(&worker))
+            .map_err(spawn_err)?,
+    );
+    if let SyncPolicy::Periodic(every) = inner.options.sync {
+        let syncer = Arc::clone(inner);
+        threads.push(
+            std::thread::Builder::new()
+                .name("otsd-wal-sync".into())
+                .spawn(move || sync_loop(&syncer, every))
+                .map_err(spawn_err)?,
+        );
+    }
+    Ok(())
+}
+
+/// Asks the background threads to stop and joins them.
+pub(super) fn stop_threads(inner: &Inner) {
+    {
+        let mut bg = inner.bg.lock();
+        bg.shutdown = true;
+        inner.bg_work.notify_all();
+        inner.bg_done.notify_all();
+    }
+    let handles: Vec<_> = inner.threads.lock().drain(..).collect();
+    for h in handles {
+        if h.join().is_err() {
+            tracing::error!("engine background thread panicked");
+        }
+    }
+}
+
+fn sync_loop(inner: &Inner, every: Duration) {
+    loop {
+        {
+            let mut bg = inner.bg.lock();
+            if bg.shutdown {
+                return;
+            }
+            inner.bg_work.wait_for(&mut bg, every);
+            if bg.shutdown {
+                return;
+            }
+        }
+        let handle = inner
+            .wal_sync
+            .lock()
+            .as_ref()
+            .and_then(|f| f.try_clone().ok());
+        if let Some(file) = handle {
+            if let Err(e) = file.sync_data() {
+                inner.poison(&Error::io(&inner.dir, e));
+            }
+        }
+    }
+}
+
+/// Called by the commit leader before it writes: seals a full memtable, delays writes while
+/// L0 is crowded and waits (up to `stall_timeout`) while flush or compaction cannot keep up.
+pub(super) fn make_room(inner: &Inner, w: &mut WriterState) -> Result<()> {
+    let o = &inner.options;
+    let deadline = Instant::now() + o.stall_timeout;
+    let mut slowed = false;
+    loop {
+        inner.check_open()?;
+        let view = inner.current_view();
+        let l0 = view.version.files(0).len();
+        let full = view.active.approximate_bytes() >= o.memtable_size_bytes;
+        let imm_full = view.immutables.len() >= o.max_immutable_memtables.max(1);
+        if full && !imm_full {
+            inner.switch_memtable(w)?;
+            continue;
+        }
+        let stall = (full && imm_full) || (l0 >= o.l0_stop_trigger && true);
+        if !stall {
+            if l0 >= o.l0_slowdown_trigger && !slowed && true {
+                slowed = true;
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            return Ok(());
+        }
+        let mut bg = inner.bg.lock();
+        if let Some(e) = &bg.error {
+            return Err(clone_error(e));
+        }
+        if bg.shutdown {
+            return Err(Error::Closed);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Stalled(format!(
+                "{} sealed memtables and {l0} L0 files waiting for flush/compaction for {:?}",
+                view.immutables.len(),
+                o.stall_timeout
+            )));
+        }
+        inner.bg_work.notify_all();
+        inner.bg_done.wait_for(&mut bg, RECHECK);
+    }
+}
+
+/// Seals the active memtable (if it holds anything) and waits until every sealed memtable
+/// is flushed.
+pub(super) fn flush_and_wait(inner: &Inner) -> Result<()> {
+    {
+        let mut w = inner.writer.lock();
+        if !inner.current_view().active.is_empty() {
+            inner.switch_memtable(&mut w)?;
+        }
+    }
+    let mut bg = inner.bg.lock();
+    loop {
+        if let Some(e) = &bg.error {
+            return Err(clone_error(e));
+        }
+        if inner.current_view().immutables.is_empty() {
+            return Ok(());
+        }
+        if bg.shutdown {
+            return Err(Error::Closed);
+        }
+        inner.bg_work.notify_all();
+        inner.bg_done.wait_for(&mut bg, RECHECK);
+    }
+}
+
+/// Requests a manual full compaction and waits for it.
+pub(super) fn compact_and_wait(inner: &Inner) -> Result<()> {
+    let mut bg = inner.bg.lock();
+    bg.manual_requested += 1;
+    let ticket = bg.manual_requested;
+    inner.bg_work.notify_all();
+    loop {
+        if let Some(e) = &bg.error {
+            return Err(clone_error(e));
+        }
+        if bg.manual_done >= ticket {
+            return Ok(());
+        }
+        if bg.shutdown {
+            return Err(Error::Closed);
+        }
+        inner.bg_done.wait_for(&mut bg, RECHECK);
+    }
+}
+
+fn background_loop(inner: &Inner) {
+    loop {
+        let manual;
+        {
+            let mut bg = inner.bg.lock();
+            loop {
+                if bg.shutdown {
+                    return;
+                }
+                let has_flush = !inner.current_view().immutables.is_empty();
+                let has_manual = bg.manual_requested > bg.manual_done;
+                if bg.error.is_none() && (has_flush || has_manual || compaction_wanted(inner)) {
+                    manual = (!has_flush && has_manual).then_some(bg.manual_requested);
+                    break;
+                }
+                inner.bg_work.wait_for(&mut bg, Duration::from_millis(500));
+            }
+        }
+        let result = match manual {
+            Some(_) => compact_all(inner),
+            None => match inner.current_view().immutables.last().cloned() {
+                Some(oldest) => flush_memtable(inner, &oldest),
+                None => compact_once(inner).map(|_| ()),
+            },
+        };
+        let mut bg = inner.bg.lock();
+        match result {
+            Ok(()) => {
+                if let Some(ticket) = manual {
+                    bg.manual_done = bg.manual_done.max(ticket);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "background flush/compaction failed");
+                inner.poison(&e);
+                bg.error = Some(e);
+            }
+        }
+        inner.bg_done.notify_all();
+    }
+}
+
+/// Installs the version set's current version in the read view, dropping `flushed` from
+/// the sealed memtables.
+pub(super) fn install_version(inner: &Inner, flushed: Option<&Arc<Memtable>>) {
+    let mut view = inner.view.write();
+    let immutables = view
+        .immutables
+        .iter()
+        .filter(|m| !flushed.is_some_and(|f| Arc::ptr_eq(m, f)))
+        .cloned()
+        .collect();
+    *view = Arc::new(ReadView {
+        active: Arc::clone(&view.active),
+        immutables,
+        version: inner.versions.current(),
+    });
+}
+
+/// Writes `mem` to a new L0 table, records it in the manifest with the new log number,
+/// swaps it into the read view and deletes the WALs it made obsolete.
+fn flush_memtable(inner: &Inner, mem: &Arc<Memtable>) -> Result<()> {
+    let number = inner.versions.new_file_number();
+    let path = filename::sst_path(&inner.dir, number);
+    let mut edit = VersionEdit {
+        log_number: Some(mem.wal_number() + 1),
+        last_seqno: Some(mem.max_seqno().max(inner.versions.last_seqno())),
+        ..VersionEdit::default()
+    };
+    if !mem.is_empty() {
+        let mut builder = SstBuilder::create(&path, SstOptions::from_engine(&inner.options))?;
+        let mut it = mem.iter();
+        it.seek_to_first()?;
+        while it.valid() {
+            builder.add(it.key(), it.value())?;
+            it.next()?;
+        }
+        let info = builder.finish()?;
+        edit.added.push((
+            0,
+            FileMeta {
+                number,
+                file_size: info.file_size,
+                entries: info.entries,
+                smallest: info.smallest,
+                largest: info.largest,
+                smallest_seqno: info.smallest_seqno,
+                largest_seqno: info.largest_seqno,
+            },
+        ));
+    }
+    inner.versions.log_and_apply(edit)?;
+    install_version(inner, Some(mem));
+    delete_obsolete_wals(inner, mem.wal_number() + 1);
+    tracing::debug!(table = number, entries = mem.len(), "flushed memtable");
+    Ok(())
+}
+
+fn delete_obsolete_wals(inner: &Inner, log_number: u64) {
+    let Ok(entries) = std::fs::read_dir(&inner.dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if let Some(filename::FileKind::Wal(n)) = entry
+            .file_name()
+            .to_str()
+            .and_then(filename::parse_file_name)
+        {
+            if n < log_number {
+                if let Err(e) = std::fs::remove_file(entry.path()) {
+                    tracing::warn!(wal = n, error = %e, "cannot remove obsolete WAL");
+                }
+            }
+        }
+    }
+}
+
+fn compaction_wanted(inner: &Inner) -> bool {
+    pick_compaction(&inner.versions.current(), &inner.options).is_some()
+}
+
+/// Runs one compaction the picker chooses; `false` if none is due.
+fn compact_once(inner: &Inner) -> Result<bool> {
+    let Some(task) = pick_compaction(&inner.versions.current(), &inner.options) else {
+        return Ok(false);
+    };
+    run_task(inner, &task)?;
+    Ok(true)
+}
+
+/// Pushes every file down to the deepest non-empty level, one level at a time.
+fn compact_all(inner: &Inner) -> Result<()> {
+    let target = manual_target_level(&inner.versions.current());
+    while let Some(task) = manual_compaction_task(&inner.versions.current(), target) {
+        run_task(inner, &task)?;
+    }
+    Ok(())
+}
+
+fn run_task(inner: &Inner, task: &CompactionTask) -> Result<()> {
+    let latest = inner.visible_seqno.load(Ordering::Acquire);
+    let params = FilterParams {
+        smallest_snapshot: inner.snapshots.smallest(latest),
+        data: *inner.data.read(),
+        now_ms: inner.now_ms(),
+        bottommost: task.bottommost,
+    };
+    let mut new_file_number = || inner.versions.new_file_number();
+    let edit = run_compaction(
+        task,
+        &inner.dir,
+        SstOptions::from_engine(&inner.options),
+        params,
+        &mut new_file_number,
+        inner.options.target_file_size_bytes,
+    )?;
+    inner.versions.log_and_apply(edit)?;
+    install_version(inner, None);
+    tracing::debug!(
+        level = task.level,
+        output_level = task.output_level,
+        "compaction finished"
+    );
+    Ok(())
+}
