@@ -359,7 +359,7 @@ impl KvIter for VecIter {
         Ok(())
     }
     fn seek_to_last(&mut self) -> Result<()> {
-        self.pos = self.records.len().checked_sub(1).unwrap_or(0);
+        self.pos = self.records.len().saturating_sub(1);
         Ok(())
     }
     fn prev(&mut self) -> Result<()> {

@@ -343,6 +343,7 @@ pub struct VersionSet {
     next_file_number: AtomicU64,
     log_number: AtomicU64,
     last_seqno: AtomicU64,
+    manifest_roll_bytes: AtomicU64,
 }
 
 impl std::fmt::Debug for VersionSet {
@@ -501,6 +502,7 @@ impl VersionSet {
             next_file_number: AtomicU64::new(next_file_number),
             log_number: AtomicU64::new(log_number),
             last_seqno: AtomicU64::new(last_seqno),
+            manifest_roll_bytes: AtomicU64::new(MANIFEST_ROLL_BYTES),
         };
         {
             let mut state = set.manifest.lock();
@@ -549,6 +551,16 @@ impl VersionSet {
     /// The largest seqno recorded in the manifest.
     pub fn last_seqno(&self) -> SeqNo {
         self.last_seqno.load(Ordering::Acquire)
+    }
+
+    /// Changes the manifest size past which it is rewritten as a snapshot (tests, tools).
+    pub fn set_manifest_roll_bytes(&self, bytes: u64) {
+        self.manifest_roll_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Number of the live manifest.
+    pub fn manifest_number(&self) -> u64 {
+        self.manifest.lock().writer.number()
     }
 
     /// Size in bytes of the live manifest.
@@ -610,7 +622,7 @@ impl VersionSet {
             // New tables' directory entries must be durable before the manifest names them.
             manifest::sync_dir(&self.dir)?;
         }
-        if state.writer.size() < MANIFEST_ROLL_BYTES {
+        if state.writer.size() < self.manifest_roll_bytes.load(Ordering::Relaxed) {
             return state.writer.append(edit);
         }
         let number = self.new_file_number();
@@ -661,5 +673,314 @@ impl VersionSet {
         let version = Version { levels };
         version.check_levels().map_err(Error::InvalidArgument)?;
         Ok(version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::key::{make_internal_key, row_head_key, Kind};
+    use crate::engine::sstable::{SstBuilder, SstOptions};
+
+    fn row(i: u32) -> Vec<u8> {
+        let mut r = vec![0x02];
+        r.extend_from_slice(&(u64::from(i) ^ (1 << 63)).to_be_bytes());
+        r
+    }
+
+    /// Writes table `number` with one row marker per row in `rows` at `seqno`.
+    fn write_table(dir: &Path, number: u64, rows: std::ops::Range<u32>, seqno: SeqNo) -> FileMeta {
+        let path = filename::sst_path(dir, number);
+        let mut b = SstBuilder::create(&path, SstOptions::default()).unwrap();
+        for r in rows {
+            let key = make_internal_key(row_head_key(&row(r)), seqno, Kind::RowExists);
+            b.add(&key, &0i64.to_le_bytes()).unwrap();
+        }
+        let info = b.finish().unwrap();
+        FileMeta {
+            number,
+            file_size: info.file_size,
+            entries: info.entries,
+            smallest: info.smallest,
+            largest: info.largest,
+            smallest_seqno: info.smallest_seqno,
+            largest_seqno: info.largest_seqno,
+        }
+    }
+
+    fn layout(v: &Version) -> Vec<Vec<u64>> {
+        v.levels
+            .iter()
+            .map(|l| l.iter().map(|f| f.number()).collect())
+            .collect()
+    }
+
+    fn options() -> Options {
+        Options {
+            num_levels: 4,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn fresh_directory_opens_empty_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, info) = VersionSet::open(dir.path(), &options()).unwrap();
+        assert_eq!(
+            info,
+            RecoveryInfo {
+                log_number: 0,
+                last_seqno: 0,
+                wal_numbers: vec![]
+            }
+        );
+        assert_eq!(layout(&set.current()), vec![Vec::<u64>::new(); 4]);
+        assert_eq!(
+            manifest::read_current(dir.path()).unwrap(),
+            Some(set.manifest_number())
+        );
+        let a = set.new_file_number();
+        assert!(set.new_file_number() > a);
+        drop(set);
+        let (set, _) = VersionSet::open(dir.path(), &options()).unwrap();
+        assert!(set.new_file_number() > a, "file numbers are never reused");
+    }
+
+    #[test]
+    fn edits_survive_reopen_with_levels_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        let (n1, n2, n3) = (
+            set.new_file_number(),
+            set.new_file_number(),
+            set.new_file_number(),
+        );
+        let edit = VersionEdit {
+            log_number: Some(9),
+            last_seqno: Some(300),
+            added: vec![
+                (0, write_table(d, n1, 0..10, 100)),
+                (0, write_table(d, n2, 5..20, 200)),
+            ],
+            ..Default::default()
+        };
+        set.log_and_apply(edit).unwrap();
+        assert_eq!(layout(&set.current())[0], [n2, n1], "L0 newest first");
+        let edit = VersionEdit {
+            added: vec![(1, write_table(d, n3, 30..40, 50))],
+            deleted: vec![(0, n1)],
+            ..Default::default()
+        };
+        set.log_and_apply(edit).unwrap();
+        assert_eq!((set.log_number(), set.last_seqno()), (9, 300));
+        let before = layout(&set.current());
+        drop(set);
+        std::fs::write(filename::wal_path(d, 77), b"").unwrap();
+        let (set, info) = VersionSet::open(d, &options()).unwrap();
+        assert_eq!(layout(&set.current()), before);
+        assert_eq!(
+            (info.log_number, info.last_seqno, info.wal_numbers),
+            (9, 300, vec![77])
+        );
+        assert!(set.new_file_number() > 77);
+        assert!(!filename::sst_path(d, n1).exists(), "deleted table is gone");
+        let v = set.current();
+        assert_eq!(
+            v.files_for_row(&row(7))
+                .iter()
+                .map(|f| f.number())
+                .collect::<Vec<_>>(),
+            [n2]
+        );
+        assert_eq!(
+            v.files_for_row(&row(35))
+                .iter()
+                .map(|f| f.number())
+                .collect::<Vec<_>>(),
+            [n3]
+        );
+        assert!(v.files_for_row(&row(25)).is_empty());
+        assert_eq!(v.level_size(1), v.files(1)[0].meta.file_size);
+    }
+
+    #[test]
+    fn many_edits_replay_and_the_manifest_rolls_to_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        set.set_manifest_roll_bytes(2048);
+        let first_manifest = set.manifest_number();
+        let mut live = Vec::new();
+        for i in 0..60u32 {
+            let n = set.new_file_number();
+            let mut edit = VersionEdit {
+                last_seqno: Some(u64::from(i) * 10),
+                ..Default::default()
+            };
+            edit.added
+                .push((1, write_table(d, n, i * 10..i * 10 + 5, 1)));
+            if i % 3 == 2 {
+                let old: u64 = live.remove(0);
+                edit.deleted.push((1, old));
+            }
+            live.push(n);
+            set.log_and_apply(edit).unwrap();
+        }
+        assert_ne!(
+            set.manifest_number(),
+            first_manifest,
+            "manifest was rewritten"
+        );
+        assert!(!filename::manifest_path(d, first_manifest).exists());
+        assert_eq!(
+            manifest::read_current(d).unwrap(),
+            Some(set.manifest_number())
+        );
+        assert_eq!(layout(&set.current())[1], live);
+        drop(set);
+        let (set, info) = VersionSet::open(d, &options()).unwrap();
+        assert_eq!(layout(&set.current())[1], live);
+        assert_eq!(info.last_seqno, 590);
+    }
+
+    #[test]
+    fn obsolete_table_is_deleted_only_after_its_last_user_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        let n = set.new_file_number();
+        set.log_and_apply(VersionEdit {
+            added: vec![(0, write_table(d, n, 0..5, 1))],
+            ..Default::default()
+        })
+        .unwrap();
+        let old_version = set.current();
+        let mut iter = old_version.files(0)[0].iter();
+        drop(old_version);
+        set.log_and_apply(VersionEdit {
+            deleted: vec![(0, n)],
+            ..Default::default()
+        })
+        .unwrap();
+        let path = filename::sst_path(d, n);
+        assert!(path.exists(), "an iterator still reads it");
+        iter.seek_to_first().unwrap();
+        assert!(iter.valid());
+        drop(iter);
+        assert!(!path.exists(), "deleted when the last user dropped");
+    }
+
+    #[test]
+    fn moving_a_table_between_levels_keeps_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        let n = set.new_file_number();
+        let meta = write_table(d, n, 0..5, 1);
+        set.log_and_apply(VersionEdit {
+            added: vec![(0, meta.clone())],
+            ..Default::default()
+        })
+        .unwrap();
+        let edit = VersionEdit {
+            added: vec![(2, meta)],
+            deleted: vec![(0, n)],
+            ..Default::default()
+        };
+        set.log_and_apply(edit).unwrap();
+        assert_eq!(layout(&set.current())[2], [n]);
+        assert!(filename::sst_path(d, n).exists());
+    }
+
+    #[test]
+    fn invalid_edits_are_refused_before_reaching_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        let size = set.manifest_size();
+        let bad = VersionEdit {
+            deleted: vec![(1, 42)],
+            ..Default::default()
+        };
+        assert!(matches!(
+            set.log_and_apply(bad),
+            Err(Error::InvalidArgument(_))
+        ));
+        let (a, b) = (set.new_file_number(), set.new_file_number());
+        let overlapping = VersionEdit {
+            added: vec![
+                (1, write_table(d, a, 0..10, 1)),
+                (1, write_table(d, b, 9..12, 1)),
+            ],
+            ..Default::default()
+        };
+        assert!(matches!(
+            set.log_and_apply(overlapping),
+            Err(Error::InvalidArgument(_))
+        ));
+        let deep = VersionEdit {
+            added: vec![(9, write_table(d, a, 0..1, 1))],
+            ..Default::default()
+        };
+        assert!(matches!(
+            set.log_and_apply(deep),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert_eq!(set.manifest_size(), size);
+    }
+
+    #[test]
+    fn open_removes_unreferenced_tables_temp_files_and_old_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        let keep = set.new_file_number();
+        set.log_and_apply(VersionEdit {
+            added: vec![(0, write_table(d, keep, 0..3, 1))],
+            ..Default::default()
+        })
+        .unwrap();
+        drop(set);
+        write_table(d, 500, 0..3, 1);
+        std::fs::write(d.join("000501.sst.tmp"), b"partial").unwrap();
+        std::fs::write(filename::manifest_path(d, 499), b"stale").unwrap();
+        std::fs::write(d.join("notes.txt"), b"not ours").unwrap();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        assert!(filename::sst_path(d, keep).exists());
+        assert!(!filename::sst_path(d, 500).exists());
+        assert!(!d.join("000501.sst.tmp").exists());
+        assert!(!filename::manifest_path(d, 499).exists());
+        assert!(d.join("notes.txt").exists());
+        assert!(set.new_file_number() > 501);
+    }
+
+    #[test]
+    fn damaged_manifest_or_current_fails_open_with_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (set, _) = VersionSet::open(d, &options()).unwrap();
+        for _ in 0..3 {
+            let n = set.new_file_number();
+            set.log_and_apply(VersionEdit {
+                added: vec![(0, write_table(d, n, 0..3, n))],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let path = filename::manifest_path(d, set.manifest_number());
+        drop(set);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[10] ^= 0x55;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            VersionSet::open(d, &options()),
+            Err(Error::Corruption { .. })
+        ));
+        std::fs::write(filename::current_path(d), b"MANIFEST-999999\n").unwrap();
+        assert!(matches!(
+            VersionSet::open(d, &options()),
+            Err(Error::Corruption { .. })
+        ));
     }
 }
