@@ -111,3 +111,6 @@ impl Table {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,380 @@
+//! Table-layer behaviour over a real engine in a temp dir: catalog persistence, row writes
+//! with conditions, reads with projections and versions, ranges with paging.
+
+use crate::engine::{Direction, PkValue};
+use crate::error::ErrorCode;
+use crate::table::condition::{Condition, RowExistence};
+use crate::table::row::{ColumnChange, ReadSpec};
+use crate::table::schema::{
+    CapacityUnits, PkColumnSchema, PkInput, PkType, TableOptionsPatch, TableSchema,
+};
+use crate::table::value::Value;
+use crate::table::write::ReturnKind;
+use crate::table::Catalog;
+
+fn schema(name: &str, auto_increment: bool) -> TableSchema {
+    TableSchema {
+        table_name: name.into(),
+        primary_key: vec![
+            PkColumnSchema {
+                name: "uid".into(),
+                pk_type: PkType::String,
+                auto_increment: false,
+            },
+            PkColumnSchema {
+                name: "seq".into(),
+                pk_type: PkType::Integer,
+                auto_increment,
+            },
+        ],
+        defined_columns: vec![],
+    }
+}
+
+fn key(uid: &str, seq: i64) -> Vec<(String, PkInput)> {
+    vec![
+        ("uid".into(), PkInput::Value(PkValue::String(uid.into()))),
+        ("seq".into(), PkInput::Value(PkValue::Integer(seq))),
+    ]
+}
+
+fn put(name: &str, value: Value) -> ColumnChange {
+    ColumnChange::Put {
+        name: name.into(),
+        value,
+        timestamp_ms: None,
+    }
+}
+
+fn latest() -> ReadSpec {
+    ReadSpec {
+        max_versions: Some(1),
+        ..Default::default()
+    }
+}
+
+fn expect(row_existence: RowExistence) -> Condition {
+    Condition { row_existence }
+}
+
+#[test]
+fn tables_persist_across_reopen_and_drops_stay_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let opts = TableOptionsPatch {
+            max_versions: Some(3),
+            ..Default::default()
+        };
+        catalog
+            .create_table(
+                "inst",
+                schema("a", false),
+                &opts,
+                CapacityUnits { read: 1, write: 2 },
+            )
+            .unwrap();
+        catalog
+            .create_table(
+                "inst",
+                schema("b", false),
+                &TableOptionsPatch::default(),
+                CapacityUnits::default(),
+            )
+            .unwrap();
+        let e = catalog
+            .create_table("inst", schema("a", false), &opts, CapacityUnits::default())
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ObjectAlreadyExist);
+        let t = catalog.table("inst", "a").unwrap();
+        t.put_row(
+            key("u", 1),
+            vec![put("c", Value::Integer(5))],
+            &Condition::default(),
+            &ReturnKind::None,
+        )
+        .unwrap();
+        catalog.delete_table("inst", "b").unwrap();
+        assert_eq!(catalog.list_tables("inst"), vec!["a".to_string()]);
+        assert!(catalog.list_tables("other").is_empty());
+        catalog.close().unwrap();
+    }
+    let catalog = Catalog::open(dir.path()).unwrap();
+    assert_eq!(catalog.list_tables("inst"), vec!["a".to_string()]);
+    let t = catalog.table("inst", "a").unwrap();
+    assert_eq!(t.options().max_versions, 3);
+    assert_eq!(t.meta().reserved, CapacityUnits { read: 1, write: 2 });
+    let (row, _) = t.get_row(key("u", 1), &latest()).unwrap();
+    assert_eq!(row.unwrap().latest("c").unwrap().value, Value::Integer(5));
+    assert_eq!(
+        catalog.table("inst", "b").err().unwrap().code,
+        ErrorCode::ObjectNotExist
+    );
+}
+
+#[test]
+fn conditions_are_checked_against_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path()).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", false),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    let cells = || vec![put("a", Value::Boolean(true))];
+    let e = t
+        .put_row(
+            key("u", 1),
+            cells(),
+            &expect(RowExistence::ExpectExist),
+            &ReturnKind::None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConditionCheckFail);
+    t.put_row(
+        key("u", 1),
+        cells(),
+        &expect(RowExistence::ExpectNotExist),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    let e = t
+        .put_row(
+            key("u", 1),
+            cells(),
+            &expect(RowExistence::ExpectNotExist),
+            &ReturnKind::None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConditionCheckFail);
+    let e = t
+        .delete_row(
+            key("u", 1),
+            &expect(RowExistence::ExpectNotExist),
+            &ReturnKind::None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConditionCheckFail);
+    t.delete_row(
+        key("u", 1),
+        &expect(RowExistence::ExpectExist),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    assert_eq!(t.get_row(key("u", 1), &latest()).unwrap().0, None);
+    // A PK-only row exists.
+    t.put_row(
+        key("u", 2),
+        vec![],
+        &Condition::default(),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    let (row, _) = t.get_row(key("u", 2), &latest()).unwrap();
+    assert!(row.unwrap().columns.is_empty());
+}
+
+#[test]
+fn update_row_increments_deletes_and_leaves_missing_rows_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path()).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", false),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    let inc = || {
+        vec![ColumnChange::Increment {
+            name: "n".into(),
+            delta: 2,
+        }]
+    };
+    for _ in 0..3 {
+        t.update_row(key("c", 1), inc(), &Condition::default(), &ReturnKind::None)
+            .unwrap();
+    }
+    let ret = ReturnKind::AfterModify(vec!["n".into()]);
+    let out = t
+        .update_row(key("c", 1), inc(), &Condition::default(), &ret)
+        .unwrap();
+    assert_eq!(
+        out.returned.unwrap().latest("n").unwrap().value,
+        Value::Integer(8)
+    );
+    t.update_row(
+        key("c", 1),
+        vec![put("s", Value::String("x".into()))],
+        &Condition::default(),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    let bad = vec![ColumnChange::Increment {
+        name: "s".into(),
+        delta: 1,
+    }];
+    assert_eq!(
+        t.update_row(key("c", 1), bad, &Condition::default(), &ReturnKind::None)
+            .unwrap_err()
+            .code,
+        ErrorCode::ParameterInvalid
+    );
+    let del = vec![ColumnChange::DeleteAllVersions { name: "n".into() }];
+    t.update_row(
+        key("c", 1),
+        del.clone(),
+        &Condition::default(),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    let (row, _) = t.get_row(key("c", 1), &latest()).unwrap();
+    assert_eq!(
+        row.unwrap()
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["s"]
+    );
+    t.update_row(
+        key("ghost", 1),
+        del,
+        &Condition::default(),
+        &ReturnKind::None,
+    )
+    .unwrap();
+    assert_eq!(t.get_row(key("ghost", 1), &latest()).unwrap().0, None);
+}
+
+#[test]
+fn auto_increment_values_grow_per_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path()).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", true),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    let mut last = i64::MIN;
+    for _ in 0..3 {
+        let pk = vec![
+            ("uid".into(), PkInput::Value(PkValue::String("p".into()))),
+            ("seq".into(), PkInput::AutoIncrement),
+        ];
+        let out = t
+            .put_row(
+                pk,
+                vec![put("a", Value::Integer(1))],
+                &Condition::default(),
+                &ReturnKind::PrimaryKey,
+            )
+            .unwrap();
+        let Some((_, PkValue::Integer(seq))) = out.returned.unwrap().primary_key.get(1).cloned()
+        else {
+            panic!("no seq")
+        };
+        assert!(seq > last);
+        last = seq;
+    }
+    let pk = vec![
+        ("uid".into(), PkInput::Value(PkValue::String("p".into()))),
+        ("seq".into(), PkInput::AutoIncrement),
+    ];
+    let e = t
+        .put_row(
+            pk,
+            vec![],
+            &expect(RowExistence::ExpectNotExist),
+            &ReturnKind::None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ParameterInvalid);
+}
+
+#[test]
+fn ranges_page_in_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path()).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", false),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    for seq in 0..7 {
+        t.put_row(
+            key("r", seq),
+            vec![put("v", Value::Integer(seq))],
+            &Condition::default(),
+            &ReturnKind::None,
+        )
+        .unwrap();
+    }
+    let bound = |v: PkValue| {
+        vec![
+            ("uid".to_string(), PkInput::Value(v.clone())),
+            ("seq".to_string(), PkInput::Value(v)),
+        ]
+    };
+    let (lo, hi) = (bound(PkValue::InfMin), bound(PkValue::InfMax));
+    let page = t
+        .get_range(
+            lo.clone(),
+            hi.clone(),
+            Direction::Forward,
+            Some(3),
+            &latest(),
+        )
+        .unwrap();
+    let seqs: Vec<_> = page
+        .rows
+        .iter()
+        .map(|r| r.primary_key[1].1.clone())
+        .collect();
+    assert_eq!(
+        seqs,
+        vec![
+            PkValue::Integer(0),
+            PkValue::Integer(1),
+            PkValue::Integer(2)
+        ]
+    );
+    assert_eq!(page.next_start.unwrap()[1].1, PkValue::Integer(3));
+    let page = t
+        .get_range(
+            hi.clone(),
+            lo.clone(),
+            Direction::Backward,
+            Some(2),
+            &latest(),
+        )
+        .unwrap();
+    assert_eq!(page.rows[0].primary_key[1].1, PkValue::Integer(6));
+    assert_eq!(page.next_start.unwrap()[1].1, PkValue::Integer(4));
+    let page = t
+        .get_range(lo.clone(), hi.clone(), Direction::Forward, None, &latest())
+        .unwrap();
+    assert_eq!((page.rows.len(), page.next_start), (7, None));
+    let e = t
+        .get_range(hi.clone(), lo.clone(), Direction::Forward, None, &latest())
+        .unwrap_err();
+    assert_eq!(e.message, "Begin key must less than end key in FORWARD");
+    let e = t
+        .get_range(lo, hi, Direction::Forward, Some(0), &latest())
+        .unwrap_err();
+    assert_eq!(e.message, "The limit must be greater than 0.");
+}
