@@ -3,6 +3,8 @@
 
 pub mod serve;
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the tracing subscriber on stderr with a `RUST_LOG`-style filter such as `info`
@@ -17,6 +19,7 @@ pub fn init_tracing(filter: &str) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     Ok(())
 }

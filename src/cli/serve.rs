@@ -4,13 +4,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::{
     ServerConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_DATA_DIR,
-    DEFAULT_LISTEN,
+    DEFAULT_LISTEN, MAX_DATE_SKEW,
 };
 use crate::server::{self, ServerState};
 use crate::table::Catalog;
@@ -30,6 +31,10 @@ pub struct ServeArgs {
     /// Access key secret clients must sign with.
     #[arg(long, env = "OTSD_ACCESS_KEY_SECRET", default_value = DEFAULT_ACCESS_KEY_SECRET)]
     pub access_key_secret: String,
+    /// Largest accepted difference in seconds between x-ots-date and the server clock; 0
+    /// disables the check (replaying recorded requests).
+    #[arg(long, env = "OTSD_DATE_SKEW_SECS", default_value_t = MAX_DATE_SKEW.as_secs())]
+    pub date_skew_secs: u64,
     /// Log filter in RUST_LOG syntax, e.g. `info` or `otsd=debug` (per-request lines are debug).
     #[arg(long, env = "OTSD_LOG", default_value = "info")]
     pub log: String,
@@ -68,7 +73,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let state = Arc::new(ServerState {
         catalog: Arc::clone(&catalog),
-        config: ServerConfig::with_key(args.access_key_id.clone(), args.access_key_secret.clone()),
+        config: server_config(&args),
     });
     server::run(listener, state, shutdown_signal())
         .await
@@ -82,6 +87,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("flush on shutdown failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The server's keys and limits from the flags.
+fn server_config(args: &ServeArgs) -> ServerConfig {
+    let mut config =
+        ServerConfig::with_key(args.access_key_id.clone(), args.access_key_secret.clone());
+    config.max_date_skew = match args.date_skew_secs {
+        0 => None,
+        secs => Some(Duration::from_secs(secs)),
+    };
+    config
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -167,8 +183,20 @@ mod tests {
             data_dir: PathBuf::from("/tmp/d"),
             access_key_id: "otsd".into(),
             access_key_secret: "it's".into(),
+            date_skew_secs: 0,
             log: "info".into(),
         }
+    }
+
+    #[test]
+    fn zero_date_skew_disables_the_check() {
+        assert_eq!(server_config(&args()).max_date_skew, None);
+        let mut strict = args();
+        strict.date_skew_secs = 60;
+        assert_eq!(
+            server_config(&strict).max_date_skew,
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
