@@ -103,9 +103,9 @@ pub(super) fn make_room(inner: &Inner, w: &mut WriterState) -> Result<()> {
             inner.switch_memtable(w)?;
             continue;
         }
-        let stall = (full && imm_full) || (l0 >= o.l0_stop_trigger && true);
+        let stall = (full && imm_full) || l0 >= o.l0_stop_trigger;
         if !stall {
-            if l0 >= o.l0_slowdown_trigger && !slowed && true {
+            if l0 >= o.l0_slowdown_trigger && !slowed {
                 slowed = true;
                 std::thread::sleep(Duration::from_millis(1));
                 continue;

@@ -19,6 +19,7 @@ use super::key::{self, SeqNo};
 const ENTRY_OVERHEAD_BYTES: usize = 64;
 
 type Map = SkipMap<Box<[u8]>, Box<[u8]>>;
+type MapEntry = Entry<'static, Box<[u8]>, Box<[u8]>>;
 
 /// A skiplist of (internal key -> value) records.
 pub struct Memtable {
@@ -114,7 +115,7 @@ impl Memtable {
 pub struct MemtableIter {
     // Declared before `table`: fields drop in order, so the entry (which borrows the map
     // inside `table`) is released before the Arc that keeps the map alive.
-    current: Option<Entry<'static, Box<[u8]>, Box<[u8]>>>,
+    current: Option<MapEntry>,
     table: Arc<Memtable>,
 }
 
