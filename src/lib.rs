@@ -17,3 +17,4 @@ pub mod table;
 pub mod api;
 pub mod config;
 pub mod cli;
+pub mod client;
