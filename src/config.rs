@@ -23,6 +23,10 @@ pub const API_VERSION: &str = "2015-12-31";
 /// Open connections served at once; further clients wait in the listen backlog. Above the
 /// SDK pools (Python 500, Node 300) so a single busy client is never starved.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Longest time a request body may take to arrive once its head is in (408 after it), so a
+/// stalled client cannot hold a connection slot forever. Below the SDKs' socket timeouts
+/// (Python 50 s), so they see the 408 rather than their own timeout.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests before flushing and exiting anyway.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
 
@@ -35,6 +39,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest accepted `x-ots-date` skew; `None` disables the check (tests of old dates).
     pub max_date_skew: Option<Duration>,
+    /// Longest time a request body may take to arrive.
+    pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
     /// Longest wait for in-flight requests on shutdown.
@@ -53,6 +59,7 @@ impl ServerConfig {
             access_keys,
             max_body_bytes: MAX_BODY_BYTES,
             max_date_skew: Some(MAX_DATE_SKEW),
+            body_read_timeout: BODY_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             shutdown_drain: SHUTDOWN_DRAIN,
         }

@@ -72,7 +72,12 @@ async fn post(
     guard: DrainGuard,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = match read_capped(body, state.config.max_body_bytes).await {
+    let read = read_capped(body, state.config.max_body_bytes);
+    let Ok(read) = tokio::time::timeout(state.config.body_read_timeout, read).await else {
+        let err = OtsError::new(ErrorCode::RequestTimeout, "Request timeout.");
+        return response::error(&err, request_id, None);
+    };
+    let body = match read {
         Ok(body) => body,
         Err(BodyError::TooLarge(rest)) => {
             linger_drain(

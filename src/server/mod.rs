@@ -115,3 +115,65 @@ pub async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves on a free port with `config` until the returned sender fires.
+    async fn start(
+        config: ServerConfig,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog = Arc::new(Catalog::open(dir.path()).expect("open catalog"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = Arc::new(ServerState { catalog, config });
+        let task = tokio::spawn(async move {
+            run(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        (addr, stop, task, dir)
+    }
+
+    #[tokio::test]
+    async fn stalled_body_is_answered_with_408_request_timeout() {
+        let mut config = ServerConfig::default();
+        config.body_read_timeout = Duration::from_millis(200);
+        let (addr, stop, task, _dir) = start(config).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"POST /ListTable HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            .await
+            .expect("write");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.expect("read");
+        let text = String::from_utf8_lossy(&reply);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        let _ = stop.send(());
+        task.await.expect("server task");
+    }
+
+    #[tokio::test]
+    async fn shutdown_returns_with_an_idle_connection_open() {
+        let (addr, stop, task, _dir) = start(ServerConfig::default()).await;
+        let _idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        // Let the accept loop take the connection before stopping.
+        tokio::task::yield_now().await;
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("run returns without waiting for the drain time")
+            .expect("server task");
+    }
+}
