@@ -414,3 +414,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn options_follow_the_engine_options() {
+    let engine = crate::engine::Options {
+        block_size_bytes: 8192,
+        block_restart_interval: 8,
+        bloom_bits_per_key: 12,
+        ..crate::engine::Options::default()
+    };
+    let o = SstOptions::from_engine(&engine);
+    assert_eq!(
+        (o.block_size_bytes, o.restart_interval, o.bloom_bits_per_key),
+        (8192, 8, 12)
+    );
+    assert_eq!(
+        SstOptions::default(),
+        SstOptions {
+            block_size_bytes: 4096,
+            restart_interval: 16,
+            bloom_bits_per_key: 10
+        }
+    );
+}
