@@ -1,6 +1,7 @@
 //! Bodies of the `otsd` subcommands; `main.rs` only parses flags and calls in here.
 //! `serve` runs the server; other subcommands live beside it in their own files.
 
+pub mod bench;
 pub mod serve;
 
 use std::io::IsTerminal as _;
