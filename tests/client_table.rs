@@ -1,0 +1,281 @@
+//! The Rust client against the real `otsd` binary: table DDL, row writes and reads, range
+//! paging, batches, and that non-retriable errors come back after exactly one attempt.
+
+mod common;
+
+use std::time::Duration;
+
+use otsd::client::{Client, ClientConfig, Condition, RetryPolicy, RowWrite};
+use otsd::error::ErrorCode;
+use otsd::protocol::pb;
+use otsd::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
+
+fn client(server: &common::TestServer) -> Client {
+    let mut config = ClientConfig::new(
+        server.endpoint(),
+        common::INSTANCE,
+        common::ACCESS_KEY_ID,
+        common::ACCESS_KEY_SECRET,
+    );
+    config.timeout = Duration::from_secs(20);
+    config.retry = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(5),
+        throttled_base_delay: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    };
+    Client::new(config).expect("client config")
+}
+
+fn pk(user: &str, seq: i64) -> Vec<PrimaryKeyColumn> {
+    vec![
+        PrimaryKeyColumn::new("user", PrimaryKeyValue::String(user.to_string())),
+        PrimaryKeyColumn::new("seq", PrimaryKeyValue::Integer(seq)),
+    ]
+}
+
+fn row(user: &str, seq: i64, text: &str) -> Row {
+    Row {
+        primary_key: pk(user, seq),
+        cells: vec![
+            Cell::put("text", ColumnValue::String(text.to_string()), None),
+            Cell::put("n", ColumnValue::Integer(seq * 10), None),
+        ],
+        delete_marker: false,
+    }
+}
+
+fn cell<'r>(row: &'r Row, name: &str) -> Option<&'r ColumnValue> {
+    row.cells
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.value.as_ref())
+}
+
+async fn create_messages_table(c: &Client) {
+    c.create_simple_table(
+        "messages",
+        &[
+            ("user", pb::PrimaryKeyType::String),
+            ("seq", pb::PrimaryKeyType::Integer),
+        ],
+    )
+    .await
+    .expect("create table");
+}
+
+#[tokio::test]
+async fn created_tables_are_listed_described_and_deleted() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    create_messages_table(&c).await;
+    let names = c.list_table().await.expect("list").table_names;
+    assert_eq!(names, ["messages"]);
+    let described = c
+        .describe_table(&pb::DescribeTableRequest {
+            table_name: "messages".into(),
+        })
+        .await
+        .expect("describe");
+    let schema: Vec<_> = described
+        .table_meta
+        .primary_key
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(schema, ["user", "seq"]);
+    assert!(c.table_exists("messages").await.expect("exists"));
+
+    let again = c
+        .create_simple_table("messages", &[("user", pb::PrimaryKeyType::String)])
+        .await
+        .expect_err("duplicate");
+    assert!(again.is_object_already_exist(), "{again}");
+    assert_eq!(again.http_status(), Some(409));
+
+    c.delete_table(&pb::DeleteTableRequest {
+        table_name: "messages".into(),
+    })
+    .await
+    .expect("delete table");
+    assert!(!c.table_exists("messages").await.expect("describe"));
+}
+
+#[tokio::test]
+async fn rows_put_are_read_back_by_key_and_by_range() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    create_messages_table(&c).await;
+    for seq in 1..=5 {
+        c.put(
+            "messages",
+            &row("alice", seq, &format!("hi {seq}")),
+            Condition::ignore(),
+            pb::ReturnType::RtNone,
+        )
+        .await
+        .expect("put");
+    }
+    c.put(
+        "messages",
+        &row("bob", 1, "yo"),
+        Condition::ignore(),
+        pb::ReturnType::RtNone,
+    )
+    .await
+    .expect("put bob");
+
+    let got = c
+        .get("messages", &pk("alice", 3), &[])
+        .await
+        .expect("get")
+        .expect("row exists");
+    assert_eq!(got.primary_key, pk("alice", 3));
+    assert_eq!(
+        cell(&got, "text"),
+        Some(&ColumnValue::String("hi 3".into()))
+    );
+    assert_eq!(cell(&got, "n"), Some(&ColumnValue::Integer(30)));
+    let only_n = c
+        .get("messages", &pk("alice", 3), &["n"])
+        .await
+        .expect("get n")
+        .expect("row exists");
+    assert_eq!(only_n.cells.len(), 1);
+    assert_eq!(
+        c.get("messages", &pk("alice", 99), &[]).await.expect("get"),
+        None
+    );
+
+    // alice's rows only: [alice/INF_MIN, alice/INF_MAX).
+    let start = vec![
+        PrimaryKeyColumn::new("user", PrimaryKeyValue::String("alice".into())),
+        PrimaryKeyColumn::new("seq", PrimaryKeyValue::InfMin),
+    ];
+    let end = vec![
+        PrimaryKeyColumn::new("user", PrimaryKeyValue::String("alice".into())),
+        PrimaryKeyColumn::new("seq", PrimaryKeyValue::InfMax),
+    ];
+    let page = c
+        .range("messages", &start, &end, pb::Direction::Forward, Some(2))
+        .await
+        .expect("first page");
+    assert_eq!(page.rows.len(), 2);
+    assert_eq!(page.next_start, Some(pk("alice", 3)));
+    let all = c
+        .range_all("messages", &start, &end, pb::Direction::Forward)
+        .await
+        .expect("range");
+    let seqs: Vec<_> = all.iter().map(|r| r.primary_key[1].value.clone()).collect();
+    assert_eq!(
+        seqs,
+        (1..=5).map(PrimaryKeyValue::Integer).collect::<Vec<_>>()
+    );
+    let backward = c
+        .range_all("messages", &end, &start, pb::Direction::Backward)
+        .await
+        .expect("backward range");
+    assert_eq!(backward.len(), 5);
+    assert_eq!(backward[0].primary_key, pk("alice", 5));
+
+    c.delete("messages", &pk("alice", 3), Condition::expect_exist())
+        .await
+        .expect("delete");
+    assert_eq!(
+        c.get("messages", &pk("alice", 3), &[]).await.expect("get"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn missing_table_is_object_not_exist_404_after_one_attempt() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    let before = c.stats();
+    let err = c
+        .get("no_such_table", &pk("a", 1), &[])
+        .await
+        .expect_err("missing table");
+    assert_eq!(err.error_code(), Some(ErrorCode::ObjectNotExist), "{err}");
+    assert_eq!(err.http_status(), Some(404));
+    assert!(err.request_id().is_some_and(|id| !id.is_empty()));
+    let after = c.stats();
+    assert_eq!(after.attempts - before.attempts, 1);
+    assert_eq!(after.retries, before.retries);
+}
+
+#[tokio::test]
+async fn failed_conditions_are_not_retried() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    create_messages_table(&c).await;
+    let r = row("carol", 1, "first");
+    c.put(
+        "messages",
+        &r,
+        Condition::expect_not_exist(),
+        pb::ReturnType::RtNone,
+    )
+    .await
+    .expect("first insert");
+    let before = c.stats();
+    let err = c
+        .put(
+            "messages",
+            &r,
+            Condition::expect_not_exist(),
+            pb::ReturnType::RtNone,
+        )
+        .await
+        .expect_err("row exists");
+    assert!(err.is_condition_check_fail(), "{err}");
+    assert_eq!(err.http_status(), Some(403));
+    assert_eq!(c.stats().attempts - before.attempts, 1);
+    assert_eq!(c.stats().retries, before.retries);
+}
+
+#[tokio::test]
+async fn batch_writes_and_reads_report_per_row_results() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    create_messages_table(&c).await;
+    let results = c
+        .batch_write(
+            "messages",
+            &[
+                RowWrite::Put(row("dave", 1, "a"), Condition::ignore()),
+                RowWrite::Put(row("dave", 2, "b"), Condition::ignore()),
+                RowWrite::Delete(pk("dave", 3), Condition::expect_exist()),
+            ],
+        )
+        .await
+        .expect("batch write");
+    assert_eq!(results.len(), 3);
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    let failed = results[2].as_ref().expect_err("row 3 does not exist");
+    assert_eq!(failed.code, "OTSConditionCheckFail");
+
+    let got = c
+        .batch_get(
+            "messages",
+            &[pk("dave", 2), pk("dave", 3), pk("dave", 1)],
+            &["text"],
+        )
+        .await
+        .expect("batch get");
+    let texts: Vec<Option<ColumnValue>> = got
+        .into_iter()
+        .map(|r| {
+            r.expect("row ok")
+                .and_then(|row| cell(&row, "text").cloned())
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            Some(ColumnValue::String("b".into())),
+            None,
+            Some(ColumnValue::String("a".into()))
+        ]
+    );
+}
