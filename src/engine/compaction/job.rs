@@ -11,21 +11,8 @@ use crate::engine::filename;
 use crate::engine::iter::KvIter;
 use crate::engine::key;
 use crate::engine::merge::{BoxedIter, LevelIter, MergeIter};
-use crate::engine::sstable::{SstBuilder, SstInfo, SstOptions};
+use crate::engine::sstable::{SstBuilder, SstOptions};
 use crate::engine::version::{FileMeta, VersionEdit};
-
-/// The manifest entry of a finished table.
-pub fn file_meta(number: u64, info: SstInfo) -> FileMeta {
-    FileMeta {
-        number,
-        file_size: info.file_size,
-        entries: info.entries,
-        smallest: info.smallest,
-        largest: info.largest,
-        smallest_seqno: info.smallest_seqno,
-        largest_seqno: info.largest_seqno,
-    }
-}
 
 /// The merged input of a task: L0 files one by one (newest first), deeper levels as one
 /// `LevelIter` each.
@@ -58,7 +45,8 @@ struct Outputs<'a> {
 impl Outputs<'_> {
     fn finish_current(&mut self) -> Result<()> {
         if let Some((number, builder)) = self.current.take() {
-            self.finished.push(file_meta(number, builder.finish()?));
+            self.finished
+                .push(FileMeta::from_sst(number, builder.finish()?));
         }
         Ok(())
     }
@@ -214,7 +202,7 @@ mod tests {
         for (k, v) in &records {
             b.add(k, v).unwrap();
         }
-        file_meta(number, b.finish().unwrap())
+        FileMeta::from_sst(number, b.finish().unwrap())
     }
 
     fn read_all(iter: &mut dyn KvIter) -> Records {

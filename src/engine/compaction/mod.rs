@@ -8,7 +8,7 @@ pub mod job;
 pub mod picker;
 
 pub use filter::{CompactionFilter, FilterParams};
-pub use job::{file_meta, run_compaction};
+pub use job::run_compaction;
 pub use picker::{
     level_target_bytes, manual_compaction_task, manual_target_level, pick_compaction,
     CompactionTask,

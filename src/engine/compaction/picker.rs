@@ -173,16 +173,7 @@ mod tests {
             let key = make_internal_key(row_head_key(&row(r)), seqno, Kind::RowExists);
             b.add(&key, &vec![7u8; pad.max(8)]).unwrap();
         }
-        let info = b.finish().unwrap();
-        let meta = FileMeta {
-            number,
-            file_size: info.file_size,
-            entries: info.entries,
-            smallest: info.smallest,
-            largest: info.largest,
-            smallest_seqno: info.smallest_seqno,
-            largest_seqno: info.largest_seqno,
-        };
+        let meta = FileMeta::from_sst(number, b.finish().unwrap());
         TableFile::open(dir, meta).unwrap()
     }
 

@@ -14,6 +14,7 @@
 //! Tags reach disk: never renumber them.
 
 use crate::engine::key::SeqNo;
+use crate::engine::sstable::SstInfo;
 
 const TAG_LOG_NUMBER: u8 = 1;
 const TAG_NEXT_FILE_NUMBER: u8 = 2;
@@ -149,6 +150,19 @@ impl<'a> Reader<'a> {
 }
 
 impl FileMeta {
+    /// The manifest entry of table `number`, as its builder summarised it.
+    pub fn from_sst(number: u64, info: SstInfo) -> FileMeta {
+        FileMeta {
+            number,
+            file_size: info.file_size,
+            entries: info.entries,
+            smallest: info.smallest,
+            largest: info.largest,
+            smallest_seqno: info.smallest_seqno,
+            largest_seqno: info.largest_seqno,
+        }
+    }
+
     fn encode_into(&self, out: &mut Vec<u8>) {
         put_varint(out, self.number);
         put_varint(out, self.file_size);

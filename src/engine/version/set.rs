@@ -657,6 +657,9 @@ impl VersionSet {
             if *level >= self.num_levels {
                 return invalid(format!("edit adds file {} at level {level}", meta.number));
             }
+            if meta.entries == 0 || meta.smallest.is_empty() {
+                return invalid(format!("edit adds empty table {}", meta.number));
+            }
             if levels.iter().flatten().any(|f| f.number() == meta.number) {
                 return invalid(format!("edit adds file {} twice", meta.number));
             }
@@ -696,16 +699,7 @@ mod tests {
             let key = make_internal_key(row_head_key(&row(r)), seqno, Kind::RowExists);
             b.add(&key, &0i64.to_le_bytes()).unwrap();
         }
-        let info = b.finish().unwrap();
-        FileMeta {
-            number,
-            file_size: info.file_size,
-            entries: info.entries,
-            smallest: info.smallest,
-            largest: info.largest,
-            smallest_seqno: info.smallest_seqno,
-            largest_seqno: info.largest_seqno,
-        }
+        FileMeta::from_sst(number, b.finish().unwrap())
     }
 
     fn layout(v: &Version) -> Vec<Vec<u64>> {
