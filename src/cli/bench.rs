@@ -21,9 +21,9 @@ use crate::protocol::pb;
 use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
 
 /// The primary-key column of the bench table (one STRING column).
-const PK_COLUMN: &str = "id";
+pub const PK_COLUMN: &str = "id";
 /// The attribute column every bench row carries.
-const VALUE_COLUMN: &str = "v";
+pub const VALUE_COLUMN: &str = "v";
 /// Most rows Tablestore accepts in one BatchWriteRow.
 const MAX_BATCH_ROWS: usize = 200;
 /// Latencies above this (one hour) are clamped into the histogram's top bucket.
@@ -227,19 +227,12 @@ impl Report {
     }
 }
 
-/// Runs the bench and prints its report.
+/// Runs the bench and prints its report (text, or JSON with `--json`).
 ///
 /// # Errors
-/// Invalid flags, the server is unreachable or refuses the table, or every request failed.
+/// As `execute`, and when every request failed.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    validate(&args)?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().thread_name("otsd-bench");
-    if let Some(threads) = args.threads {
-        builder.worker_threads(threads.max(1));
-    }
-    let runtime = builder.build().context("cannot start the tokio runtime")?;
-    let report = runtime.block_on(bench(&args))?;
+    let report = execute(&args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -249,6 +242,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         anyhow::bail!("every request failed");
     }
     Ok(())
+}
+
+/// Runs the bench on its own tokio runtime and returns the report without printing it.
+///
+/// # Errors
+/// Invalid flags, the server is unreachable or refuses the table, or the prefill fails.
+pub fn execute(args: &BenchArgs) -> anyhow::Result<Report> {
+    validate(args)?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("otsd-bench");
+    if let Some(threads) = args.threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = builder.build().context("cannot start the tokio runtime")?;
+    runtime.block_on(bench(args))
 }
 
 fn validate(args: &BenchArgs) -> anyhow::Result<()> {
@@ -286,8 +294,12 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     measure(&client, workload, args).await
 }
 
-/// Creates `table` unless it exists; returns whether this call created it.
-async fn ensure_table(client: &Client, table: &str) -> anyhow::Result<bool> {
+/// Creates `table` (one STRING primary key, `PK_COLUMN`) unless it exists; returns whether
+/// this call created it.
+///
+/// # Errors
+/// The table cannot be described or created.
+pub async fn ensure_table(client: &Client, table: &str) -> anyhow::Result<bool> {
     if client
         .table_exists(table)
         .await
@@ -388,7 +400,7 @@ impl Workload {
 }
 
 /// The primary key of key number `key`: zero-padded so string order is numeric order.
-fn key_of(key: u64) -> Vec<PrimaryKeyColumn> {
+pub fn key_of(key: u64) -> Vec<PrimaryKeyColumn> {
     vec![PrimaryKeyColumn::new(
         PK_COLUMN,
         PrimaryKeyValue::String(format!("{key:012}")),
