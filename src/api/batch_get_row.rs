@@ -40,10 +40,8 @@ pub fn batch_get_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResul
     for t in req.tables {
         let mut rows = Vec::with_capacity(t.primary_key.len());
         let prepared = catalog.table(instance, &t.table_name).and_then(|table| {
-            if t.filter.as_ref().is_some_and(|f| !f.is_empty()) {
-                return Err(OtsError::param("Filters are not supported by otsd yet."));
-            }
             let spec = convert::read_spec(
+                t.filter.as_deref(),
                 t.columns_to_get,
                 t.time_range.as_ref(),
                 t.max_versions,

@@ -11,6 +11,7 @@ use crate::protocol::plainbuffer::{
 };
 use crate::table::capacity::Consumed;
 use crate::table::condition::{Condition, RowExistence};
+use crate::table::filter::{Comparator, Filter, LogicalOp};
 use crate::table::row::{ColumnChange, PrimaryKey, ReadSpec, RowData, TimeRange};
 use crate::table::schema::{PkInput, RequestKey};
 
@@ -223,12 +224,113 @@ pub fn condition(c: &pb::Condition) -> OtsResult<Condition> {
             )))
         }
     };
-    if c.column_condition.as_ref().is_some_and(|b| !b.is_empty()) {
+    let column_condition = filter(c.column_condition.as_deref())?;
+    if matches!(column_condition, Some(Filter::Pagination { .. })) {
         return Err(OtsError::param(
-            "Column conditions are not supported by otsd yet.",
+            "Invalid condition: ColumnPaginationFilter.",
         ));
     }
-    Ok(Condition { row_existence })
+    Ok(Condition {
+        row_existence,
+        column_condition,
+    })
+}
+
+fn decode_filter(bytes: &[u8], depth: usize) -> OtsResult<Filter> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(OtsError::param("Deserialize filter failed."));
+    }
+    let f: pb::Filter =
+        pb::Filter::decode(bytes).map_err(|_| OtsError::param("Deserialize filter failed."))?;
+    match pb::FilterType::try_from(f.r#type) {
+        Ok(pb::FilterType::FtSingleColumnValue) => {
+            let s = pb::SingleColumnValueFilter::decode(&f.filter[..])
+                .map_err(|_| OtsError::param("Deserialize relation filter failed."))?;
+            let comparator = match pb::ComparatorType::try_from(s.comparator) {
+                Ok(pb::ComparatorType::CtEqual) => Comparator::Equal,
+                Ok(pb::ComparatorType::CtNotEqual) => Comparator::NotEqual,
+                Ok(pb::ComparatorType::CtGreaterThan) => Comparator::GreaterThan,
+                Ok(pb::ComparatorType::CtGreaterEqual) => Comparator::GreaterEqual,
+                Ok(pb::ComparatorType::CtLessThan) => Comparator::LessThan,
+                Ok(pb::ComparatorType::CtLessEqual) => Comparator::LessEqual,
+                Ok(pb::ComparatorType::CtExist) => Comparator::Exist,
+                Ok(pb::ComparatorType::CtNotExist) => Comparator::NotExist,
+                Err(_) => {
+                    return Err(OtsError::param(format!(
+                        "Invalid relation operator: {}.",
+                        s.comparator
+                    )))
+                }
+            };
+            let value = match comparator {
+                Comparator::Exist | Comparator::NotExist if s.column_value.is_empty() => None,
+                _ => Some(value_from_wire(
+                    plainbuffer::decode_value(&s.column_value)
+                        .map_err(|_| OtsError::param("Deserialize relation filter failed."))?,
+                )),
+            };
+            Ok(Filter::Single {
+                column: s.column_name,
+                comparator,
+                value,
+                pass_if_missing: !s.filter_if_missing,
+                latest_version_only: s.latest_version_only,
+            })
+        }
+        Ok(pb::FilterType::FtCompositeColumnValue) => {
+            let c = pb::CompositeColumnValueFilter::decode(&f.filter[..])
+                .map_err(|_| OtsError::param("Deserialize composite filter failed."))?;
+            let op = match pb::LogicalOperator::try_from(c.combinator) {
+                Ok(pb::LogicalOperator::LoNot) => LogicalOp::Not,
+                Ok(pb::LogicalOperator::LoAnd) => LogicalOp::And,
+                Ok(pb::LogicalOperator::LoOr) => LogicalOp::Or,
+                Err(_) => return Err(OtsError::param("Deserialize composite filter failed.")),
+            };
+            let subs = c
+                .sub_filters
+                .iter()
+                .map(|sub| decode_filter(&sub.encode_to_vec(), depth + 1))
+                .collect::<OtsResult<Vec<_>>>()?;
+            Ok(Filter::Composite { op, subs })
+        }
+        Ok(pb::FilterType::FtColumnPagination) => {
+            let p = pb::ColumnPaginationFilter::decode(&f.filter[..])
+                .map_err(|_| OtsError::param("Deserialize column pagination filter failed."))?;
+            let offset = usize::try_from(p.offset).map_err(|_| {
+                OtsError::param(
+                    "Offset in ColumnPaginationFilter must be greater than or equal to 0.",
+                )
+            })?;
+            let limit = usize::try_from(p.limit)
+                .ok()
+                .filter(|l| *l > 0)
+                .ok_or_else(|| {
+                    OtsError::param("Limit in ColumnPaginationFilter must be greater than 0.")
+                })?;
+            Ok(Filter::Pagination { offset, limit })
+        }
+        Err(_) => Err(OtsError::param(format!(
+            "Invalid type of filter: {}.",
+            f.r#type
+        ))),
+    }
+}
+
+/// Nesting depth past which a filter is rejected (a guard against hostile recursion).
+const MAX_FILTER_DEPTH: usize = 16;
+
+/// Decodes a serialized Filter (`None` or empty bytes: no filter) and checks its shape.
+///
+/// Errors: 400 OTSParameterInvalid when it does not decode or is malformed.
+pub fn filter(bytes: Option<&[u8]>) -> OtsResult<Option<Filter>> {
+    match bytes {
+        None | Some([]) => Ok(None),
+        Some(b) => {
+            let f = decode_filter(b, 0)?;
+            f.validate()?;
+            Ok(Some(f))
+        }
+    }
 }
 
 /// What a write should return.
@@ -251,6 +353,7 @@ pub fn return_kind(rc: Option<&pb::ReturnContent>) -> OtsResult<ReturnKind> {
 
 /// A read spec from the request's shared read fields.
 pub fn read_spec(
+    filter_bytes: Option<&[u8]>,
     columns_to_get: Vec<String>,
     time_range: Option<&pb::TimeRange>,
     max_versions: Option<i32>,
@@ -271,6 +374,7 @@ pub fn read_spec(
         },
     };
     Ok(ReadSpec {
+        filter: filter(filter_bytes)?,
         columns_to_get,
         max_versions,
         time_range,

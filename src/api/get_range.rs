@@ -2,7 +2,7 @@
 //! or 4 MB with `next_start_primary_key`.
 
 use crate::api::convert::{self, consumed, decode_request, encode_response};
-use crate::error::{OtsError, OtsResult};
+use crate::error::OtsResult;
 use crate::protocol::pb;
 use crate::protocol::plainbuffer::{encode_primary_key, RowsEncoder};
 use crate::table::Catalog;
@@ -11,13 +11,11 @@ use crate::table::Catalog;
 pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::GetRangeRequest = decode_request(body)?;
     let table = catalog.table(instance, &req.table_name)?;
-    if req.filter.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(OtsError::param("Filters are not supported by otsd yet."));
-    }
     let direction = convert::direction(req.direction)?;
     let start = convert::key_row(&req.inclusive_start_primary_key)?;
     let end = convert::key_row(&req.exclusive_end_primary_key)?;
     let spec = convert::read_spec(
+        req.filter.as_deref(),
         req.columns_to_get,
         req.time_range.as_ref(),
         req.max_versions,

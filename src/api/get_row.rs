@@ -1,7 +1,7 @@
 //! GetRow: one row by primary key; an absent row answers with an empty `row`.
 
 use crate::api::convert::{self, consumed, decode_request, encode_response};
-use crate::error::{OtsError, OtsResult};
+use crate::error::OtsResult;
 use crate::protocol::pb;
 use crate::table::Catalog;
 
@@ -9,11 +9,9 @@ use crate::table::Catalog;
 pub fn get_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::GetRowRequest = decode_request(body)?;
     let table = catalog.table(instance, &req.table_name)?;
-    if req.filter.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(OtsError::param("Filters are not supported by otsd yet."));
-    }
     let pk = convert::key_row(&req.primary_key)?;
     let spec = convert::read_spec(
+        req.filter.as_deref(),
         req.columns_to_get,
         req.time_range.as_ref(),
         req.max_versions,

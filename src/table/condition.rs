@@ -1,7 +1,9 @@
 //! Write conditions: the row existence expectation, checked under the row's lock together
-//! with the write so no other writer can slip in between. (Column conditions slot in here.)
+//! with the write so no other writer can slip in between, then the column condition.
 
 use crate::error::{OtsError, OtsResult};
+use crate::table::filter::Filter;
+use crate::table::row::RowData;
 
 /// RowExistenceExpectation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,10 +50,30 @@ impl RowExistence {
 }
 
 /// Everything a conditional write must satisfy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Condition {
     /// The row existence expectation.
     pub row_existence: RowExistence,
+    /// The column condition, evaluated against the stored row (`None`: no condition).
+    pub column_condition: Option<Filter>,
+}
+
+impl Condition {
+    /// Whether checking needs the stored row.
+    pub fn needs_read(&self) -> bool {
+        self.row_existence.needs_read() || self.column_condition.is_some()
+    }
+
+    /// Checks existence first, then the column condition, against the stored row.
+    ///
+    /// Errors: 403 OTSConditionCheckFail "Condition check failed."
+    pub fn check(&self, row: Option<&RowData>) -> OtsResult<()> {
+        self.row_existence.check(row.is_some())?;
+        match &self.column_condition {
+            Some(filter) if !filter.matches(row) => Err(OtsError::condition_failed()),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod capacity;
 pub mod catalog;
 pub mod condition;
+pub mod filter;
 pub mod limits;
 pub mod read;
 pub mod row;

@@ -3,6 +3,7 @@
 
 use crate::engine::{self, key, PkValue};
 use crate::error::{OtsError, OtsResult};
+use crate::table::filter::Filter;
 use crate::table::limits;
 use crate::table::schema::TableSchema;
 use crate::table::value::Value;
@@ -165,7 +166,7 @@ pub enum TimeRange {
 }
 
 /// What a read asks for besides the key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadSpec {
     /// Columns to return (empty = all). PK names may appear; they are always returned.
     pub columns_to_get: Vec<String>,
@@ -177,6 +178,8 @@ pub struct ReadSpec {
     pub start_column: Option<String>,
     /// Only columns with names `< end_column`.
     pub end_column: Option<String>,
+    /// Rows failing this filter are not returned; evaluated on the row before projection.
+    pub filter: Option<Filter>,
 }
 
 impl ReadSpec {
@@ -184,6 +187,9 @@ impl ReadSpec {
     /// range, at most 128 columns.
     pub fn validate(&self) -> OtsResult<()> {
         limits::check_columns_to_get(self.columns_to_get.len())?;
+        if let Some(filter) = &self.filter {
+            filter.validate()?;
+        }
         if self.max_versions.is_none() && self.time_range.is_none() {
             return Err(OtsError::param(
                 "No version condition is specified while querying row.",
@@ -238,6 +244,8 @@ impl ReadSpec {
             TimeRange::Specific(ts) => (ts, ts.saturating_add(1)),
         });
         let columns = match self.attribute_columns(schema) {
+            // A filter is evaluated against the whole row; projection comes after it.
+            _ if self.filter.is_some() => None,
             // Only PK names asked for: read everything to learn whether the row exists.
             Some(attrs) if !attrs.is_empty() => {
                 Some(attrs.into_iter().map(String::into_bytes).collect())
@@ -259,7 +267,11 @@ impl ReadSpec {
 
     /// Shapes a read row for the response: `None` when columns_to_get named attributes and
     /// the row has none of them; attribute columns dropped when only PK names were asked.
-    pub fn project(&self, schema: &TableSchema, mut row: RowData) -> Option<RowData> {
+    pub fn project(&self, schema: &TableSchema, row: RowData) -> Option<RowData> {
+        let mut row = match &self.filter {
+            Some(filter) => filter.apply(row)?,
+            None => row,
+        };
         match self.attribute_columns(schema) {
             None => Some(row),
             Some(attrs) if attrs.is_empty() => {

@@ -54,7 +54,10 @@ fn latest() -> ReadSpec {
 }
 
 fn expect(row_existence: RowExistence) -> Condition {
-    Condition { row_existence }
+    Condition {
+        row_existence,
+        column_condition: None,
+    }
 }
 
 #[test]

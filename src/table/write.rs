@@ -97,6 +97,11 @@ impl Table {
         }
         validate_pk(self.schema(), &pk, usage)?;
         let has_placeholder = pk.iter().any(|(_, v)| *v == PkInput::AutoIncrement);
+        if has_placeholder && condition.column_condition.is_some() {
+            return Err(OtsError::param(
+                "Can't set condition when modify row with pk auto increment.",
+            ));
+        }
         if has_placeholder && condition.row_existence.needs_read() {
             return Err(OtsError::param(format!(
                 "Invalid expect:{} when modify row with pk auto increment.",
@@ -164,12 +169,22 @@ impl Table {
         Ok(())
     }
 
-    fn row_exists(&self, row_key: &[u8]) -> OtsResult<bool> {
+    /// The stored row a condition is checked against: every visible version when a column
+    /// condition may look past the newest, else just the newest.
+    fn stored_row(&self, row_key: &[u8], condition: &Condition) -> OtsResult<Option<RowData>> {
+        let max_versions = if condition.column_condition.is_some() {
+            0
+        } else {
+            1
+        };
         let read = ReadOptions {
-            max_versions: 1,
+            max_versions,
             ..ReadOptions::default()
         };
-        Ok(self.engine().get_row(row_key, &read)?.is_some())
+        match self.engine().get_row(row_key, &read)? {
+            Some(row) => Ok(Some(RowData::from_engine(self.schema(), row)?)),
+            None => Ok(None),
+        }
     }
 
     fn returned_row(
@@ -253,10 +268,13 @@ impl Table {
         condition: &Condition,
         size: usize,
     ) -> OtsResult<Consumed> {
-        if condition.row_existence.needs_read() {
-            let exists = self.row_exists(row_key)?;
-            condition.row_existence.check(exists)?;
-            Ok(Consumed::checked_write(size, 0))
+        if condition.needs_read() {
+            let row = self.stored_row(row_key, condition)?;
+            condition.check(row.as_ref())?;
+            Ok(Consumed::checked_write(
+                size,
+                row.as_ref().map(RowData::size_bytes).unwrap_or(0),
+            ))
         } else {
             Ok(Consumed::write(size))
         }
