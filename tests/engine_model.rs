@@ -44,6 +44,9 @@ enum Step {
     Reopen,
 }
 
+/// What a read returns of a row: (column, [(version, value)] newest first).
+type RowView = Vec<(u8, Vec<(i64, u8)>)>;
+
 /// row -> (has marker, column -> version -> value)
 type ModelRow = (bool, BTreeMap<u8, BTreeMap<i64, u8>>);
 
@@ -86,7 +89,7 @@ impl Model {
     }
 
     /// What a read sees: columns with their newest `max_versions` versions, newest first.
-    fn view(&self, row: i64, max_versions: usize) -> Option<Vec<(u8, Vec<(i64, u8)>)>> {
+    fn view(&self, row: i64, max_versions: usize) -> Option<RowView> {
         let (marker, cols) = self.rows.get(&row)?;
         let out: Vec<_> = cols
             .iter()
@@ -114,7 +117,7 @@ fn col_name(c: u8) -> Vec<u8> {
     vec![b'c', b'0' + c]
 }
 
-fn engine_view(r: &Row) -> Vec<(u8, Vec<(i64, u8)>)> {
+fn engine_view(r: &Row) -> RowView {
     r.columns
         .iter()
         .map(|c| {
