@@ -112,3 +112,111 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::protocol::pb;
+    use crate::protocol::plainbuffer::{
+        self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+    };
+
+    fn create(catalog: &Catalog) {
+        let req = pb::CreateTableRequest {
+            table_meta: pb::TableMeta {
+                table_name: "t".into(),
+                primary_key: vec![pb::PrimaryKeySchema {
+                    name: "pk".into(),
+                    r#type: pb::PrimaryKeyType::String as i32,
+                    option: None,
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        handle(catalog, Api::CreateTable, "inst", &req.encode_to_vec()).unwrap();
+    }
+
+    #[test]
+    fn put_then_get_round_trips_through_protobuf_and_plainbuffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        create(&catalog);
+        let pk = vec![PrimaryKeyColumn::new(
+            "pk",
+            PrimaryKeyValue::String("a".into()),
+        )];
+        let row = Row {
+            primary_key: pk.clone(),
+            cells: vec![Cell::put("c", ColumnValue::Integer(7), None)],
+            delete_marker: false,
+        };
+        let put = pb::PutRowRequest {
+            table_name: "t".into(),
+            row: plainbuffer::encode_row(&row),
+            ..Default::default()
+        };
+        let resp = pb::PutRowResponse::decode(
+            &handle(&catalog, Api::PutRow, "inst", &put.encode_to_vec()).unwrap()[..],
+        )
+        .unwrap();
+        assert_eq!(resp.consumed.capacity_unit.write, Some(1));
+
+        let get = pb::GetRowRequest {
+            table_name: "t".into(),
+            primary_key: plainbuffer::encode_primary_key(&pk),
+            max_versions: Some(1),
+            ..Default::default()
+        };
+        let resp = pb::GetRowResponse::decode(
+            &handle(&catalog, Api::GetRow, "inst", &get.encode_to_vec()).unwrap()[..],
+        )
+        .unwrap();
+        let got = plainbuffer::decode_row(&resp.row).unwrap();
+        assert_eq!(got.primary_key, pk);
+        assert_eq!(got.cells[0].value, Some(ColumnValue::Integer(7)));
+        assert!(got.cells[0].timestamp.is_some());
+
+        // Another instance does not see the table.
+        let e = handle(&catalog, Api::GetRow, "other", &get.encode_to_vec()).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::ObjectNotExist);
+    }
+
+    #[test]
+    fn compute_split_points_answers_one_split_with_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        create(&catalog);
+        let req = pb::ComputeSplitPointsBySizeRequest {
+            table_name: "t".into(),
+            split_size: 1,
+            ..Default::default()
+        };
+        let body = handle(
+            &catalog,
+            Api::ComputeSplitPointsBySize,
+            "inst",
+            &req.encode_to_vec(),
+        )
+        .unwrap();
+        let resp = pb::ComputeSplitPointsBySizeResponse::decode(&body[..]).unwrap();
+        assert!(resp.split_points.is_empty());
+        assert_eq!(resp.schema.len(), 1);
+        assert_eq!(resp.locations.len(), 1);
+        assert_eq!(resp.locations[0].repeat, 1);
+    }
+
+    #[test]
+    fn garbage_bodies_and_bad_instances_are_parameter_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let e = handle(&catalog, Api::PutRow, "inst", &[0xff, 0xff, 0xff]).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+        let e = handle(&catalog, Api::ListTable, "../etc", &[]).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+        let e = handle(&catalog, Api::StartLocalTransaction, "inst", &[]).unwrap_err();
+        assert_eq!(e.message, "Unsupported operation: 'StartLocalTransaction'.");
+    }
+}
