@@ -88,7 +88,8 @@ impl Drop for Outputs<'_> {
         self.current = None;
         for path in &self.created {
             if let Err(e) = std::fs::remove_file(path) {
-                tracing::warn!(file = %path.display(), error = %e, "cannot remove failed compaction output");
+                let file = path.display();
+                tracing::warn!(%file, error = %e, "cannot remove failed compaction output");
             }
         }
     }

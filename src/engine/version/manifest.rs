@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! manifest := record*
-//! record   := len: u32 LE ‖ crc: u32 LE ‖ payload[len]     crc32 (crc32fast) of len bytes ‖ payload
+//! record   := len: u32 LE ‖ crc: u32 LE ‖ payload[len]    crc = crc32(len bytes ‖ payload)
 //! ```
 //! Each record is fsynced before the edit it carries is acknowledged, so only the last record
 //! can be torn by a crash. Replay therefore ignores a bad record when no valid record follows
