@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, OtsError};
 use crate::protocol::plainbuffer::DecodeError;
 
 /// An error answer of the service: a non-2xx status whose body decoded as `Error`.
@@ -26,6 +26,12 @@ impl ServiceError {
     /// service may, such as `OTSPartitionUnavailable`).
     pub fn error_code(&self) -> Option<ErrorCode> {
         ErrorCode::parse(&self.code)
+    }
+
+    /// The answer as the server-side `OtsError` (code and message), if otsd knows the code.
+    pub fn to_ots_error(&self) -> Option<OtsError> {
+        self.error_code()
+            .map(|code| OtsError::new(code, self.message.clone()))
     }
 }
 
@@ -182,6 +188,10 @@ mod tests {
         assert_eq!(err.http_status(), Some(404));
         assert_eq!(err.request_id(), Some("rid-7"));
         assert!(err.is_object_not_exist());
+        assert_eq!(
+            err.service().and_then(ServiceError::to_ots_error),
+            Some(OtsError::table_not_exist())
+        );
         assert!(!err.is_condition_check_fail());
         assert_eq!(
             err.to_string(),
