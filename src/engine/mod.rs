@@ -267,14 +267,19 @@ impl Inner {
         Arc::clone(&self.view.read())
     }
 
-    fn read_context(&self, read: &ReadOptions) -> ReadContext {
-        let latest = self.visible_seqno.load(Ordering::Acquire);
-        ReadContext {
-            snapshot: read.snapshot.map_or(latest, |s| s.min(latest)),
+    /// Pins the read's snapshot (see `SnapshotList::pin_current`) and builds its context.
+    fn read_context(&self, read: &ReadOptions) -> (ReadContext, PinnedSnapshot) {
+        let pin = self.snapshots.pin_current(|| {
+            let latest = self.visible_seqno.load(Ordering::Acquire);
+            read.snapshot.map_or(latest, |s| s.min(latest))
+        });
+        let ctx = ReadContext {
+            snapshot: pin.seqno(),
             now_ms: self.now_ms(),
             data: *self.data.read(),
             read: read.clone(),
-        }
+        };
+        (ctx, pin)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -484,9 +489,11 @@ impl Engine {
     /// Reads one row; `None` when it has no visible cell and no row marker.
     pub fn get_row(&self, row: &[u8], read: &ReadOptions) -> Result<Option<Row>> {
         self.inner.check_open()?;
-        // View first, then the seqno: the pinned sources hold every record up to it.
+        // Seqno first, then the view: every record up to the seqno was in a memtable before
+        // the seqno was published, and a later view holds that memtable or the table it was
+        // flushed to (both change in one view swap).
+        let (ctx, _pin) = self.inner.read_context(read);
         let view = self.inner.current_view();
-        let ctx = self.inner.read_context(read);
         let mut iter = MergeIter::new(view.iterators(Some(row)));
         read::get_row(&mut iter, row, &ctx)
     }
@@ -500,9 +507,8 @@ impl Engine {
         read: &ReadOptions,
     ) -> Result<RowIter> {
         self.inner.check_open()?;
+        let (ctx, pin) = self.inner.read_context(read);
         let view = self.inner.current_view();
-        let ctx = self.inner.read_context(read);
-        let pin = self.inner.snapshots.pin(ctx.snapshot);
         let iter = MergeIter::new(view.iterators(None));
         Ok(RowIter {
             scanner: RowScanner::new(iter, ctx, start, end, direction),

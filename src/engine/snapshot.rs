@@ -30,6 +30,20 @@ impl SnapshotList {
         }
     }
 
+    /// Pins the seqno `current` returns, read while the list is locked: a compaction that
+    /// asks for `smallest` afterwards sees the pin, and one that asked before used a seqno no
+    /// newer than this one (published seqnos only grow), so no record this snapshot needs
+    /// can be dropped in between.
+    pub fn pin_current(self: &Arc<Self>, current: impl FnOnce() -> SeqNo) -> PinnedSnapshot {
+        let mut pinned = self.pinned.lock();
+        let seqno = current();
+        *pinned.entry(seqno).or_insert(0) += 1;
+        PinnedSnapshot {
+            list: Arc::clone(self),
+            seqno,
+        }
+    }
+
     /// The oldest pinned seqno, or `latest` when nothing is pinned: compaction may drop a
     /// record only if a newer record of its key is visible at this seqno.
     pub fn smallest(&self, latest: SeqNo) -> SeqNo {
