@@ -1,5 +1,6 @@
 //! The `otsd` command line: parses flags (each also readable from an `OTSD_*` variable) and
-//! hands over to `otsd::cli`. `otsd serve` runs the server.
+//! hands over to `otsd::cli`. `otsd serve` runs the server;
+//! `otsd bench` drives a running one with load.
 
 use std::process::ExitCode;
 
@@ -17,12 +18,15 @@ struct Cli {
 enum Command {
     /// Serve the Tablestore wire protocol over HTTP until SIGINT/SIGTERM.
     Serve(otsd::cli::serve::ServeArgs),
+    /// Load-test a running otsd (or Tablestore) with PutRow/GetRow/GetRange/BatchWriteRow.
+    Bench(otsd::cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => otsd::cli::serve::run(args),
+        Command::Bench(args) => otsd::cli::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
