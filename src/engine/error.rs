@@ -45,11 +45,18 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption error for `file` at `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Error {
-        Error::Corruption { file: file.into(), offset, what: what.into() }
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            what: what.into(),
+        }
     }
 }

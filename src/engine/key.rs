@@ -173,7 +173,10 @@ pub fn decode_row_key(mut input: &[u8]) -> Option<Vec<PkValue>> {
             TAG_INF_MAX => (PkValue::InfMax, 0),
             TAG_INTEGER => {
                 let raw: [u8; 8] = rest.get(..8)?.try_into().ok()?;
-                (PkValue::Integer((u64::from_be_bytes(raw) ^ (1 << 63)) as i64), 8)
+                (
+                    PkValue::Integer((u64::from_be_bytes(raw) ^ (1 << 63)) as i64),
+                    8,
+                )
             }
             TAG_STRING => {
                 let (bytes, used) = unescape(rest)?;
@@ -328,7 +331,10 @@ mod tests {
     use super::*;
 
     fn ordered(values: &[PkValue]) {
-        let enc: Vec<Vec<u8>> = values.iter().map(|v| encode_row_key(std::slice::from_ref(v))).collect();
+        let enc: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| encode_row_key(std::slice::from_ref(v)))
+            .collect();
         for w in enc.windows(2) {
             assert!(w[0] < w[1], "{:?} !< {:?}", w[0], w[1]);
         }
@@ -356,9 +362,34 @@ mod tests {
     #[test]
     fn strings_order_bytewise_with_prefixes_and_edge_bytes() {
         let s = |x: &str| PkValue::String(x.to_string());
-        ordered(&[PkValue::InfMin, s(""), s("\0"), s("\0\0"), s("\u{1}"), s("a"), s("a\0"), s("a\0b"), s("a\u{1}"), s("ab"), s("b"), s("\u{7f}"), PkValue::InfMax]);
+        ordered(&[
+            PkValue::InfMin,
+            s(""),
+            s("\0"),
+            s("\0\0"),
+            s("\u{1}"),
+            s("a"),
+            s("a\0"),
+            s("a\0b"),
+            s("a\u{1}"),
+            s("ab"),
+            s("b"),
+            s("\u{7f}"),
+            PkValue::InfMax,
+        ]);
         let b = |x: &[u8]| PkValue::Binary(x.to_vec());
-        ordered(&[b(b""), b(&[0]), b(&[0, 0]), b(&[0, 0xFF]), b(&[0, 0xFF, 0]), b(&[1]), b(&[0xFE]), b(&[0xFF]), b(&[0xFF, 0]), b(&[0xFF, 0xFF])]);
+        ordered(&[
+            b(b""),
+            b(&[0]),
+            b(&[0, 0]),
+            b(&[0, 0xFF]),
+            b(&[0, 0xFF, 0]),
+            b(&[1]),
+            b(&[0xFE]),
+            b(&[0xFF]),
+            b(&[0xFF, 0]),
+            b(&[0xFF, 0xFF]),
+        ]);
     }
 
     #[test]
@@ -387,11 +418,24 @@ mod tests {
             assert!(w[0] < w[1]);
         }
         match parse_cell_key(&v_old).unwrap().body {
-            CellBody::Version { column, version_ms } => assert_eq!((column.as_slice(), version_ms), (&b"c"[..], -5)),
+            CellBody::Version { column, version_ms } => {
+                assert_eq!((column.as_slice(), version_ms), (&b"c"[..], -5))
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(parse_cell_key(&tomb).unwrap().body, CellBody::ColumnTombstone { column: b"c".to_vec() });
-        assert_eq!(parse_cell_key(&head).unwrap(), ParsedCellKey { row: &row, body: CellBody::RowHead });
+        assert_eq!(
+            parse_cell_key(&tomb).unwrap().body,
+            CellBody::ColumnTombstone {
+                column: b"c".to_vec()
+            }
+        );
+        assert_eq!(
+            parse_cell_key(&head).unwrap(),
+            ParsedCellKey {
+                row: &row,
+                body: CellBody::RowHead
+            }
+        );
         assert_eq!(cell_row(&c_nul), Some(&row[..]));
     }
 
@@ -403,7 +447,10 @@ mod tests {
         assert!(a < b);
         assert!(seek_key(&cell, 10) <= a && seek_key(&cell, 9) > a && seek_key(&cell, 9) <= b);
         assert_eq!(split_internal_key(&a), Some((&cell[..], 10, Kind::Put)));
-        assert_eq!(split_internal_key(&b), Some((&cell[..], 9, Kind::DeleteVersion)));
+        assert_eq!(
+            split_internal_key(&b),
+            Some((&cell[..], 9, Kind::DeleteVersion))
+        );
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct DataOptions {
 
 impl Default for DataOptions {
     fn default() -> Self {
-        DataOptions { ttl_secs: None, max_versions: 1 }
+        DataOptions {
+            ttl_secs: None,
+            max_versions: 1,
+        }
     }
 }
