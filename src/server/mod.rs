@@ -148,8 +148,10 @@ mod tests {
 
     #[tokio::test]
     async fn stalled_body_is_answered_with_408_request_timeout() {
-        let mut config = ServerConfig::default();
-        config.body_read_timeout = Duration::from_millis(200);
+        let config = ServerConfig {
+            body_read_timeout: Duration::from_millis(200),
+            ..ServerConfig::default()
+        };
         let (addr, stop, task, _dir) = start(config).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         stream
