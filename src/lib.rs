@@ -9,12 +9,13 @@
 //!   shared by `server` and `client`.
 //! - `client` and `timeline`: an async Tablestore client and the IM Timeline model on it.
 
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod protocol;
 pub mod server;
 pub mod table;
-pub mod api;
-pub mod config;
-pub mod cli;
-pub mod client;
+pub mod timeline;

@@ -1,0 +1,277 @@
+//! The PushTable: one sync queue per receiver (`user_id`, `seq_id` AUTO_INCREMENT, short TTL).
+//! Fan-out writes a message into many queues with parallel BatchWriteRow chunks and retries
+//! the rows that failed; reads page forward from a device's checkpoint; the re-drive check of
+//! a retried send looks for one message in a queue's tail.
+
+use std::time::Duration;
+
+use super::store::{message_cells, COL_CMID, COL_SENDER, COL_SENT_MS};
+use super::{now_ms, Message, Result, RowView, Timeline, TimelineError, SEQ_COLUMN};
+use crate::client::{Condition, RowWrite};
+use crate::protocol::pb;
+use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
+
+/// The partition-key column of the PushTable.
+pub const PK_USER: &str = "user_id";
+/// System column of push rows: the conversation id.
+pub const COL_CONV: &str = "_conv";
+/// System column of push rows: the message's StoreTable seq id.
+pub const COL_STORE_SEQ: &str = "_store_seq";
+/// System column of push rows: when the fan-out wrote it (ms, writer clock).
+pub const COL_PUSH_MS: &str = "_push_ms";
+
+/// First pause before re-sending rows that failed inside a batch; doubled per round.
+const ROW_RETRY_BASE: Duration = Duration::from_millis(20);
+
+/// The PushTable primary key of `user` at `seq`.
+pub fn push_pk(user: &str, seq: PrimaryKeyValue) -> Vec<PrimaryKeyColumn> {
+    vec![
+        PrimaryKeyColumn::new(PK_USER, PrimaryKeyValue::String(user.to_string())),
+        PrimaryKeyColumn::new(SEQ_COLUMN, seq),
+    ]
+}
+
+/// The sync-queue row that delivers `msg` to `user`, written at `push_ms`; cells may carry
+/// an explicit version `timestamp_ms` (tests of TTL expiry), else the server's clock.
+pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Row {
+    let mut cells = message_cells(&msg.sender, &msg.client_msg_id, msg.sent_ms);
+    cells.push(Cell::put(
+        COL_CONV,
+        ColumnValue::String(msg.conversation.clone()),
+        None,
+    ));
+    cells.push(Cell::put(
+        COL_STORE_SEQ,
+        ColumnValue::Integer(msg.seq_id),
+        None,
+    ));
+    cells.push(Cell::put(COL_PUSH_MS, ColumnValue::Integer(push_ms), None));
+    cells.extend(
+        msg.columns
+            .iter()
+            .map(|(n, v)| Cell::put(n.clone(), v.clone(), None)),
+    );
+    for cell in &mut cells {
+        cell.timestamp = timestamp_ms;
+    }
+    Row {
+        primary_key: push_pk(user, PrimaryKeyValue::AutoIncrement),
+        cells,
+        delete_marker: false,
+    }
+}
+
+/// A PushTable row as `(queue seq id, message)`.
+pub(crate) fn push_message(table: &str, row: &Row) -> Result<(i64, Message)> {
+    let view = RowView { table, row };
+    let seq = view.pk_integer(SEQ_COLUMN)?;
+    Ok((
+        seq,
+        Message {
+            conversation: view.string(COL_CONV)?.to_string(),
+            seq_id: view.integer(COL_STORE_SEQ)?,
+            sender: view.string(COL_SENDER)?.to_string(),
+            client_msg_id: view.string(COL_CMID)?.to_string(),
+            sent_ms: view.integer(COL_SENT_MS)?,
+            columns: view.user_columns(),
+        },
+    ))
+}
+
+impl Timeline {
+    /// Writes `msg` into the sync queue of every user in `receivers`: BatchWriteRow chunks of
+    /// at most `batch_rows` rows, all chunks in parallel, rows that failed inside a batch
+    /// re-sent up to `row_retries` times. Returns the rows written.
+    ///
+    /// # Errors
+    /// A whole request failed (after the client's retries), or rows still failed after
+    /// every retry (`FanOutFailed`). Rows of other chunks may have been written.
+    pub async fn fan_out(&self, msg: &Message, receivers: &[String]) -> Result<usize> {
+        let push_ms = now_ms();
+        let mut chunks = tokio::task::JoinSet::new();
+        for chunk in receivers.chunks(self.config.batch_rows) {
+            let rows: Vec<Row> = chunk
+                .iter()
+                .map(|user| push_row(user, msg, push_ms, None))
+                .collect();
+            let timeline = self.clone();
+            let (conv, seq) = (msg.conversation.clone(), msg.seq_id);
+            chunks.spawn(async move { timeline.write_chunk(rows, &conv, seq).await });
+        }
+        let mut written = 0;
+        let mut first_error = None;
+        while let Some(joined) = chunks.join_next().await {
+            match joined {
+                Ok(Ok(n)) => written += n,
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(TimelineError::Invalid(format!(
+                        "fan-out task failed: {join}"
+                    )));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+
+    /// Writes one chunk, re-sending failed rows with backoff; returns the rows written.
+    pub(crate) async fn write_chunk(&self, rows: Vec<Row>, conv: &str, seq: i64) -> Result<usize> {
+        let table = &self.config.push_table;
+        let total = rows.len();
+        let mut pending: Vec<RowWrite> = rows
+            .into_iter()
+            .map(|r| RowWrite::Put(r, Condition::ignore()))
+            .collect();
+        let mut round = 0u32;
+        loop {
+            let results = self.client.batch_write(table, &pending).await?;
+            let mut last = None;
+            let failed: Vec<RowWrite> = pending
+                .into_iter()
+                .zip(results)
+                .filter_map(|(write, result)| match result {
+                    Ok(()) => None,
+                    Err(e) => {
+                        last = Some(format!("{}: {}", e.code, e.message));
+                        Some(write)
+                    }
+                })
+                .collect();
+            if failed.is_empty() {
+                return Ok(total);
+            }
+            if round >= self.config.row_retries {
+                return Err(TimelineError::FanOutFailed {
+                    conversation: conv.to_string(),
+                    seq_id: seq,
+                    failed: failed.len(),
+                    last: last.unwrap_or_default(),
+                });
+            }
+            tracing::debug!(
+                conv,
+                seq,
+                failed = failed.len(),
+                round,
+                "re-sending fan-out rows"
+            );
+            tokio::time::sleep(ROW_RETRY_BASE.saturating_mul(1 << round.min(8))).await;
+            round += 1;
+            pending = failed;
+        }
+    }
+
+    /// Up to `max` entries of `user`'s sync queue after `after` (exclusive), oldest first, as
+    /// `(queue seq id, message)`, and whether the queue may hold more.
+    ///
+    /// # Errors
+    /// A request failed or a row is malformed.
+    pub async fn push_read(
+        &self,
+        user: &str,
+        after: i64,
+        max: usize,
+    ) -> Result<(Vec<(i64, Message)>, bool)> {
+        let table = &self.config.push_table;
+        let mut from = push_pk(user, PrimaryKeyValue::Integer(after.saturating_add(1)));
+        let to = push_pk(user, PrimaryKeyValue::InfMax);
+        let mut out = Vec::new();
+        while out.len() < max {
+            let limit = (max - out.len()).min(self.config.page_size);
+            let page = self
+                .client
+                .range(
+                    table,
+                    &from,
+                    &to,
+                    pb::Direction::Forward,
+                    i32::try_from(limit).ok(),
+                )
+                .await?;
+            for row in &page.rows {
+                out.push(push_message(table, row)?);
+            }
+            match page.next_start {
+                Some(next) => from = next,
+                None => return Ok((out, false)),
+            }
+        }
+        Ok((out, true))
+    }
+
+    /// Whether `user`'s sync queue holds the copy of `conv`#`store_seq`, looking back from
+    /// the tail until rows pushed before `since_ms` minus [`super::REDRIVE_SKEW_MS`].
+    ///
+    /// # Errors
+    /// A request failed or a row is malformed.
+    pub async fn push_contains(
+        &self,
+        user: &str,
+        conv: &str,
+        store_seq: i64,
+        since_ms: i64,
+    ) -> Result<bool> {
+        let table = &self.config.push_table;
+        let horizon = since_ms.saturating_sub(super::REDRIVE_SKEW_MS);
+        let mut from = push_pk(user, PrimaryKeyValue::InfMax);
+        let to = push_pk(user, PrimaryKeyValue::InfMin);
+        let limit = i32::try_from(self.config.page_size.max(100)).ok();
+        loop {
+            let page = self
+                .client
+                .range(table, &from, &to, pb::Direction::Backward, limit)
+                .await?;
+            for row in &page.rows {
+                let view = RowView { table, row };
+                if view.integer(COL_STORE_SEQ)? == store_seq && view.string(COL_CONV)? == conv {
+                    return Ok(true);
+                }
+                if view.integer(COL_PUSH_MS)? < horizon {
+                    return Ok(false);
+                }
+            }
+            match page.next_start {
+                Some(next) => from = next,
+                None => return Ok(false),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            conversation: "g1".into(),
+            seq_id: 9,
+            sender: "bob".into(),
+            client_msg_id: "m-9".into(),
+            sent_ms: 1000,
+            columns: vec![("text".into(), ColumnValue::String("yo".into()))],
+        }
+    }
+
+    #[test]
+    fn push_rows_round_trip_the_message() {
+        let row = push_row("alice", &message(), 1234, None);
+        assert_eq!(row.primary_key[1].value, PrimaryKeyValue::AutoIncrement);
+        let mut stored = row.clone();
+        stored.primary_key[1].value = PrimaryKeyValue::Integer(77);
+        let (seq, m) = push_message("p", &stored).expect("valid");
+        assert_eq!(seq, 77);
+        assert_eq!(m, message());
+    }
+
+    #[test]
+    fn explicit_timestamps_reach_every_cell() {
+        let row = push_row("alice", &message(), 1, Some(5000));
+        assert!(row.cells.iter().all(|c| c.timestamp == Some(5000)));
+    }
+}
