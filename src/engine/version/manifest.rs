@@ -4,9 +4,11 @@
 //! manifest := record*
 //! record   := len: u32 LE ‖ crc: u32 LE ‖ payload[len]    crc = crc32(len bytes ‖ payload)
 //! ```
-//! Each record is fsynced before the edit it carries is acknowledged, so only the last record
-//! can be torn by a crash. Replay therefore ignores a bad record when no valid record follows
-//! it (a torn tail, never acknowledged) and reports `Error::Corruption` otherwise.
+//! Each record is fsynced before the edit it carries is acknowledged, so a crash can only
+//! leave an *incomplete* last frame (header or payload cut short) or a zero-filled tail. Replay
+//! ignores exactly those. A complete frame whose crc does not match was fsynced, so it is damage,
+//! not a torn write: ignoring it could drop a flush edit whose WAL is already deleted, so it is
+//! `Error::Corruption`, wherever it sits.
 //! `CURRENT` holds `MANIFEST-NNNNNN\n` and is replaced by write temp + fsync + rename + fsync(dir).
 
 use std::fs::{self, File, OpenOptions};
@@ -39,20 +41,42 @@ pub fn encode_record(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The payload of a valid record starting at `pos`, and the offset just past it.
-fn record_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
-    let header = buf.get(pos..pos.checked_add(RECORD_HEADER_LEN)?)?;
-    let len_bytes: [u8; 4] = header.get(..4)?.try_into().ok()?;
-    let crc = u32::from_le_bytes(header.get(4..8)?.try_into().ok()?);
+/// What the bytes at one offset of a manifest hold.
+#[derive(Debug, PartialEq, Eq)]
+enum Frame<'a> {
+    /// A complete record with a matching crc: its payload and the offset just past it.
+    Valid(&'a [u8], usize),
+    /// The file ends inside the frame, or only zeros follow: what a crash can leave.
+    Incomplete,
+    /// A complete frame that cannot be valid: bad crc, or an empty record before non-zero bytes.
+    Damaged(&'static str),
+}
+
+/// Classifies the frame starting at `pos` (which is `< buf.len()`).
+fn frame_at(buf: &[u8], pos: usize) -> Frame<'_> {
+    let rest = buf.get(pos..).unwrap_or(&[]);
+    let Some(header) = rest.get(..RECORD_HEADER_LEN) else {
+        return Frame::Incomplete;
+    };
+    let len_bytes = [header[0], header[1], header[2], header[3]];
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let len = u32::from_le_bytes(len_bytes) as usize;
-    // Empty records are never written; rejecting them keeps zero-filled tails invalid.
+    // Empty records are never written, so a zero length can only start a zero-filled tail
+    // (preallocated blocks after a crash).
     if len == 0 {
-        return None;
+        return if rest.iter().all(|&b| b == 0) {
+            Frame::Incomplete
+        } else {
+            Frame::Damaged("empty manifest record")
+        };
     }
-    let start = pos + RECORD_HEADER_LEN;
-    let end = start.checked_add(len)?;
-    let payload = buf.get(start..end)?;
-    (checksum(len_bytes, payload) == crc).then_some((payload, end))
+    let Some(payload) = rest.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN.saturating_add(len)) else {
+        return Frame::Incomplete;
+    };
+    if checksum(len_bytes, payload) != crc {
+        return Frame::Damaged("manifest record checksum mismatch");
+    }
+    Frame::Valid(payload, pos + RECORD_HEADER_LEN + len)
 }
 
 /// What replaying one manifest file found.
@@ -66,25 +90,31 @@ pub struct Replay {
 
 /// Reads every edit of the manifest at `path`.
 ///
-/// Errors: `Io` when unreadable; `Corruption { file, offset }` when a record before the last
-/// one is damaged or an intact record does not decode. A damaged last record is ignored.
+/// Errors: `Io` when unreadable; `Corruption { file, offset }` when a complete record has a
+/// bad crc (anywhere, the last one included), when an incomplete frame is followed by an
+/// intact record (so it is not at the end), or when an intact record does not decode. Only an
+/// incomplete last frame or a zero-filled tail is ignored, as a torn append.
 pub fn read_manifest(path: &Path) -> Result<Replay> {
     let buf = fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut edits = Vec::new();
     let mut pos = 0usize;
     while pos < buf.len() {
-        let Some((payload, end)) = record_at(&buf, pos) else {
-            // A torn append leaves garbage only at the end: if any intact record follows,
-            // this damage is in the middle of the log.
-            if (pos + 1..buf.len()).any(|q| record_at(&buf, q).is_some()) {
-                return Err(Error::corruption(
-                    path,
-                    pos as u64,
-                    "damaged manifest record",
-                ));
+        let (payload, end) = match frame_at(&buf, pos) {
+            Frame::Valid(payload, end) => (payload, end),
+            Frame::Damaged(what) => return Err(Error::corruption(path, pos as u64, what)),
+            Frame::Incomplete => {
+                // A damaged length can make a mid-log record look cut short: if any intact
+                // record follows, this is not the end of the log.
+                if (pos + 1..buf.len()).any(|q| matches!(frame_at(&buf, q), Frame::Valid(..))) {
+                    return Err(Error::corruption(
+                        path,
+                        pos as u64,
+                        "damaged manifest record",
+                    ));
+                }
+                tracing::warn!(file = %path.display(), offset = pos, "ignoring torn manifest tail");
+                break;
             }
-            tracing::warn!(file = %path.display(), offset = pos, "ignoring torn manifest tail");
-            break;
         };
         let edit = VersionEdit::decode(payload).map_err(|e| {
             let offset = (pos + RECORD_HEADER_LEN + e.offset) as u64;
@@ -266,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn flipped_byte_before_the_last_record_is_corruption_at_every_position() {
+    fn flipped_byte_is_corruption_unless_it_only_cuts_the_last_frame_short() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_edits(dir.path(), 4);
         let full = fs::read(&path).unwrap();
@@ -276,20 +306,61 @@ mod tests {
                 let mut bad = full.clone();
                 bad[pos] ^= flip;
                 fs::write(&path, &bad).unwrap();
+                // Only a flipped length byte of the last record that makes it reach past the
+                // end of the file looks like a torn append.
+                let len_of_last =
+                    u32::from_le_bytes(bad[last_start..last_start + 4].try_into().unwrap());
+                let cut_short = pos >= last_start
+                    && pos < last_start + 4
+                    && last_start + RECORD_HEADER_LEN + len_of_last as usize > full.len();
                 match read_manifest(&path) {
                     Err(Error::Corruption { file, offset, .. }) => {
-                        assert!(pos < last_start, "tail damage at {pos} must be ignored");
+                        assert!(
+                            !cut_short,
+                            "an incomplete last frame at {pos} must be ignored"
+                        );
                         assert_eq!(file, path);
                         assert!(offset <= pos as u64);
                     }
                     Ok(replay) => {
-                        assert!(pos >= last_start, "damage at {pos} went unnoticed");
+                        assert!(cut_short, "damage at {pos} went unnoticed");
                         assert_eq!(replay.edits, vec![edit(1), edit(2), edit(3)]);
                     }
                     Err(other) => panic!("unexpected error {other}"),
                 }
             }
         }
+    }
+
+    #[test]
+    fn complete_last_record_with_bad_crc_is_corruption_at_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edits(dir.path(), 3);
+        let full = fs::read(&path).unwrap();
+        let last_start = full.len() - encode_record(&edit(3).encode()).len();
+        for pos in [
+            last_start + 4,
+            last_start + RECORD_HEADER_LEN,
+            full.len() - 1,
+        ] {
+            let mut bad = full.clone();
+            bad[pos] ^= 0x40;
+            fs::write(&path, &bad).unwrap();
+            match read_manifest(&path) {
+                Err(Error::Corruption { file, offset, .. }) => {
+                    assert_eq!((file, offset), (path.clone(), last_start as u64));
+                }
+                other => panic!("flip at {pos}: expected corruption, got {other:?}"),
+            }
+        }
+        // Non-zero bytes after a zero length are not a preallocated tail either.
+        let mut bad = full.clone();
+        bad.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 7]);
+        fs::write(&path, &bad).unwrap();
+        assert!(matches!(
+            read_manifest(&path),
+            Err(Error::Corruption { offset, .. }) if offset == full.len() as u64
+        ));
     }
 
     #[test]
