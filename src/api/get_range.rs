@@ -2,6 +2,7 @@
 //! or 4 MB with `next_start_primary_key`.
 
 use crate::api::convert::{self, consumed, decode_request, encode_response};
+use crate::api::transaction;
 use crate::error::OtsResult;
 use crate::protocol::pb;
 use crate::protocol::plainbuffer::{encode_primary_key, RowsEncoder};
@@ -10,7 +11,6 @@ use crate::table::Catalog;
 /// Handles GetRange.
 pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::GetRangeRequest = decode_request(body)?;
-    let table = catalog.table(instance, &req.table_name)?;
     let direction = convert::direction(req.direction)?;
     let start = convert::key_row(&req.inclusive_start_primary_key)?;
     let end = convert::key_row(&req.exclusive_end_primary_key)?;
@@ -22,7 +22,16 @@ pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Ve
         req.start_column,
         req.end_column,
     )?;
-    let page = table.get_range(start, end, direction, req.limit, &spec)?;
+    let page = match &req.transaction_id {
+        Some(id) => {
+            let (table, txn) = transaction::lookup(catalog, instance, &req.table_name, id)?;
+            let session = txn.session()?;
+            table.get_range_in(start, end, direction, req.limit, &spec, Some(&session))?
+        }
+        None => catalog
+            .table(instance, &req.table_name)?
+            .get_range(start, end, direction, req.limit, &spec)?,
+    };
     let mut rows = RowsEncoder::new();
     for row in &page.rows {
         convert::push_row(&mut rows, row);

@@ -13,10 +13,11 @@ mod get_range;
 mod get_row;
 mod list_table;
 mod put_row;
+mod transaction;
 mod update_row;
 mod update_table;
 
-use crate::error::{OtsError, OtsResult};
+use crate::error::OtsResult;
 use crate::table::Catalog;
 
 /// Every operation name otsd recognises (served or answered as unsupported).
@@ -107,9 +108,9 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
         Api::GetRange => get_range::get_range(catalog, instance, body),
         Api::BatchGetRow => batch_get_row::batch_get_row(catalog, instance, body),
         Api::BatchWriteRow => batch_write_row::batch_write_row(catalog, instance, body),
-        Api::StartLocalTransaction | Api::CommitTransaction | Api::AbortTransaction => Err(
-            OtsError::param(format!("Unsupported operation: '{}'.", api.name())),
-        ),
+        Api::StartLocalTransaction => transaction::start_local_transaction(catalog, instance, body),
+        Api::CommitTransaction => transaction::commit_transaction(catalog, instance, body),
+        Api::AbortTransaction => transaction::abort_transaction(catalog, instance, body),
     }
 }
 
@@ -216,7 +217,7 @@ mod tests {
         assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
         let e = handle(&catalog, Api::ListTable, "../etc", &[]).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
-        let e = handle(&catalog, Api::StartLocalTransaction, "inst", &[]).unwrap_err();
-        assert_eq!(e.message, "Unsupported operation: 'StartLocalTransaction'.");
+        let e = handle(&catalog, Api::CommitTransaction, "inst", &[]).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
     }
 }

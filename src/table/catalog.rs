@@ -11,17 +11,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::PkValue;
 use crate::engine::{self, Engine};
 use crate::error::{ErrorCode, OtsError, OtsResult};
 use crate::table::limits;
+use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::schema::{
     validate_reserved, CapacityUnits, TableOptions, TableOptionsPatch, TableSchema,
 };
+use crate::table::transaction::{self, Transaction};
 use crate::table::Table;
 
 /// File holding a table's schema and options.
@@ -56,6 +60,51 @@ pub struct Catalog {
     engine_options: engine::Options,
     // instance -> table name -> table. Lock order: this lock, then a table's locks.
     instances: RwLock<HashMap<String, BTreeMap<String, Arc<Table>>>>,
+    // Open local transactions by id; a sweeper thread drops expired ones.
+    transactions: Arc<Mutex<HashMap<String, OpenTransaction>>>,
+    txn_timeout: Duration,
+}
+
+/// A registered local transaction: where it lives and its state.
+#[derive(Clone)]
+struct OpenTransaction {
+    instance: String,
+    table: Arc<Table>,
+    txn: Arc<Transaction>,
+}
+
+/// How often the sweeper looks for expired transactions.
+const TXN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Forgets expired transactions and frees their partitions.
+fn sweep_transactions(registry: &Mutex<HashMap<String, OpenTransaction>>) {
+    let open: Vec<OpenTransaction> = registry.lock().values().cloned().collect();
+    for entry in open {
+        if !entry.txn.is_live() {
+            entry.table.release_partition(&entry.txn);
+            registry.lock().remove(entry.txn.id());
+        }
+    }
+}
+
+fn start_sweeper(registry: Weak<Mutex<HashMap<String, OpenTransaction>>>) {
+    let spawned = std::thread::Builder::new()
+        .name("otsd-txn-sweep".into())
+        .spawn(move || loop {
+            std::thread::sleep(TXN_SWEEP_INTERVAL);
+            match registry.upgrade() {
+                Some(registry) => sweep_transactions(&registry),
+                None => return,
+            }
+        });
+    if let Err(e) = spawned {
+        // Expiry is still checked lazily on every use; only idle memory stays longer.
+        tracing::warn!(error = %e, "cannot start the transaction sweeper");
+    }
+}
+
+fn new_transaction_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 fn io_err(what: &str, path: &Path, err: std::io::Error) -> OtsError {
@@ -156,10 +205,14 @@ impl Catalog {
             let tables = Catalog::open_instance(&entry.path(), &instance, &engine_options)?;
             instances.insert(instance, tables);
         }
+        let transactions = Arc::new(Mutex::new(HashMap::new()));
+        start_sweeper(Arc::downgrade(&transactions));
         Ok(Catalog {
             data_dir: data_dir.to_path_buf(),
             engine_options,
             instances: RwLock::new(instances),
+            transactions,
+            txn_timeout: transaction::timeout_from_env(),
         })
     }
 
@@ -337,6 +390,122 @@ impl Catalog {
         })
     }
 
+    /// Sets the idle timeout of transactions started from now on (tests).
+    pub fn set_transaction_timeout(&mut self, timeout: Duration) {
+        self.txn_timeout = timeout;
+    }
+
+    /// StartLocalTransaction: holds the partition `key` (the partition-key column only) of
+    /// a table and returns the new transaction id.
+    ///
+    /// Errors: 404 for a missing table, 400 OTSInvalidPK/OTSParameterInvalid for a bad key,
+    /// 409 OTSRowOperationConflict when another transaction holds the partition.
+    pub fn start_transaction(
+        &self,
+        instance: &str,
+        table_name: &str,
+        key: Vec<(String, PkInput)>,
+    ) -> OtsResult<String> {
+        let table = self.table(instance, table_name)?;
+        let first = table
+            .schema()
+            .primary_key
+            .first()
+            .ok_or_else(OtsError::internal)?;
+        if key.iter().any(|(_, v)| *v == PkInput::AutoIncrement) {
+            return Err(OtsError::param(
+                "Auto-increment is not allowed in a transaction.",
+            ));
+        }
+        let partition_schema = crate::table::schema::TableSchema {
+            table_name: table.schema().table_name.clone(),
+            primary_key: vec![first.clone()],
+            defined_columns: vec![],
+        };
+        validate_pk(&partition_schema, &key, PkUse::Exact)?;
+        let value = match key.into_iter().next() {
+            Some((_, PkInput::Value(v))) if !matches!(v, PkValue::InfMin | PkValue::InfMax) => v,
+            _ => {
+                return Err(OtsError::invalid_pk(
+                    "Invalid partition key of a transaction.",
+                ))
+            }
+        };
+        let id = new_transaction_id();
+        let txn = Arc::new(Transaction::new(id.clone(), value, self.txn_timeout));
+        table.hold_partition(Arc::clone(&txn))?;
+        self.transactions.lock().insert(
+            id.clone(),
+            OpenTransaction {
+                instance: instance.to_string(),
+                table,
+                txn,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The open transaction `id` of `instance` and its table.
+    ///
+    /// Errors: 400 "TransactionID is invalid." for an unknown, finished, expired or
+    /// foreign id.
+    pub fn transaction(
+        &self,
+        instance: &str,
+        id: &str,
+    ) -> OtsResult<(Arc<Table>, Arc<Transaction>)> {
+        let entry = self
+            .transactions
+            .lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(transaction::invalid_id)?;
+        if entry.instance != instance {
+            return Err(transaction::invalid_id());
+        }
+        if !entry.txn.is_live() {
+            self.forget_transaction(&entry.table, &entry.txn);
+            return Err(transaction::invalid_id());
+        }
+        Ok((entry.table, entry.txn))
+    }
+
+    fn forget_transaction(&self, table: &Table, txn: &Transaction) {
+        table.release_partition(txn);
+        self.transactions.lock().remove(txn.id());
+    }
+
+    /// CommitTransaction: applies the transaction's changes as one atomic engine write and
+    /// frees its partition.
+    ///
+    /// Errors: 400 "TransactionID is invalid.", engine failures.
+    pub fn commit_transaction(&self, instance: &str, id: &str) -> OtsResult<()> {
+        let (table, txn) = self.transaction(instance, id)?;
+        let result = {
+            // Writers outside the transaction wait until the batch is in.
+            let _gate = table.lock_partition(&txn);
+            txn.finish().and_then(|batch| {
+                if batch.is_empty() {
+                    Ok(())
+                } else {
+                    table.engine().write(batch).map(|_| ()).map_err(Into::into)
+                }
+            })
+        };
+        self.forget_transaction(&table, &txn);
+        result
+    }
+
+    /// AbortTransaction: discards the transaction's changes and frees its partition.
+    ///
+    /// Errors: 400 "TransactionID is invalid."
+    pub fn abort_transaction(&self, instance: &str, id: &str) -> OtsResult<()> {
+        let (table, txn) = self.transaction(instance, id)?;
+        let result = txn.finish().map(|_| ());
+        self.forget_transaction(&table, &txn);
+        result
+    }
+
     /// Drops a table: forgets it, closes its engine and removes its files.
     ///
     /// Errors: 404 when missing, 500 on I/O failure.
@@ -348,6 +517,9 @@ impl Catalog {
                 .ok_or_else(OtsError::table_not_exist)?;
             tables.remove(name).ok_or_else(OtsError::table_not_exist)?
         };
+        self.transactions
+            .lock()
+            .retain(|_, open| !Arc::ptr_eq(&open.table, &table));
         if let Err(e) = table.engine().close() {
             tracing::warn!(table = name, error = %e, "closing dropped table");
         }

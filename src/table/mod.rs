@@ -9,22 +9,35 @@ pub mod limits;
 pub mod read;
 pub mod row;
 pub mod schema;
+pub mod transaction;
 pub mod value;
 pub mod write;
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::engine::Engine;
 use crate::error::OtsResult;
+use transaction::Transaction;
 
 pub use catalog::{Catalog, TableMeta};
 pub use schema::{TableOptions, TableSchema};
 
 /// Row-lock stripes per table: enough that unrelated rows rarely share one.
 const ROW_LOCK_STRIPES: usize = 1024;
+/// Partition gates per table: writers outside transactions share a gate, a transaction's
+/// start and commit take it exclusively.
+const PARTITION_GATE_STRIPES: usize = 256;
+
+fn stripe(bytes: &[u8], stripes: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    (hasher.finish() % stripes as u64) as usize
+}
 
 /// One open table: its meta, its engine and the row locks that make check-and-write atomic.
 pub struct Table {
@@ -34,6 +47,9 @@ pub struct Table {
     meta: RwLock<TableMeta>,
     engine: Engine,
     row_locks: Box<[Mutex<()>]>,
+    partition_gates: Box<[RwLock<()>]>,
+    // Encoded partition key -> the transaction holding it.
+    held: Mutex<HashMap<Vec<u8>, Arc<Transaction>>>,
 }
 
 impl Table {
@@ -47,6 +63,10 @@ impl Table {
             meta: RwLock::new(meta),
             engine,
             row_locks,
+            partition_gates: (0..PARTITION_GATE_STRIPES)
+                .map(|_| RwLock::new(()))
+                .collect(),
+            held: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,13 +107,68 @@ impl Table {
 
     /// Locks the stripe of `row_key` (an encoded row key) for a check-and-write.
     pub fn lock_row(&self, row_key: &[u8]) -> MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        row_key.hash(&mut hasher);
-        let index = (hasher.finish() % ROW_LOCK_STRIPES as u64) as usize;
+        let index = stripe(row_key, ROW_LOCK_STRIPES);
         // The modulo keeps the index in range; `get` keeps it panic-free regardless.
         match self.row_locks.get(index) {
             Some(lock) => lock.lock(),
             None => self.row_locks[0].lock(),
+        }
+    }
+
+    fn gate(&self, partition_key: &[u8]) -> &RwLock<()> {
+        let index = stripe(partition_key, PARTITION_GATE_STRIPES);
+        self.partition_gates
+            .get(index)
+            .unwrap_or(&self.partition_gates[0])
+    }
+
+    /// The live transaction holding `partition_key`, forgetting a finished or expired one.
+    fn holder(&self, partition_key: &[u8]) -> Option<Arc<Transaction>> {
+        let txn = self.held.lock().get(partition_key).cloned()?;
+        if txn.is_live() {
+            return Some(txn);
+        }
+        self.release_partition(&txn);
+        None
+    }
+
+    /// Admits a write made outside any transaction to the partition `partition_key`; the
+    /// guard keeps transactions from starting or committing there until it is dropped.
+    ///
+    /// Errors: 409 OTSRowOperationConflict while a transaction holds the partition.
+    pub fn enter_partition(&self, partition_key: &[u8]) -> OtsResult<RwLockReadGuard<'_, ()>> {
+        let gate = self.gate(partition_key).read();
+        match self.holder(partition_key) {
+            Some(_) => Err(transaction::conflict()),
+            None => Ok(gate),
+        }
+    }
+
+    /// Makes `txn` the holder of its partition.
+    ///
+    /// Errors: 409 OTSRowOperationConflict when another live transaction holds it.
+    pub fn hold_partition(&self, txn: Arc<Transaction>) -> OtsResult<()> {
+        let _gate = self.gate(txn.partition_key()).write();
+        if self.holder(txn.partition_key()).is_some() {
+            return Err(transaction::conflict());
+        }
+        self.held.lock().insert(txn.partition_key().to_vec(), txn);
+        Ok(())
+    }
+
+    /// Blocks writers outside transactions on `txn`'s partition (for its commit).
+    pub fn lock_partition(&self, txn: &Transaction) -> RwLockWriteGuard<'_, ()> {
+        self.gate(txn.partition_key()).write()
+    }
+
+    /// Frees `txn`'s partition if `txn` still holds it.
+    pub fn release_partition(&self, txn: &Transaction) {
+        let mut held = self.held.lock();
+        if held
+            .get(txn.partition_key())
+            .is_some_and(|h| h.id() == txn.id())
+        {
+            held.remove(txn.partition_key());
         }
     }
 

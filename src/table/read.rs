@@ -1,12 +1,13 @@
 //! GetRow and GetRange on a table: key validation, the engine read, projection to
 //! columns_to_get, and GetRange's paging rules (limit, 5000 rows, 4 MB, next start key).
 
-use crate::engine::{key, Direction, PkValue};
+use crate::engine::{self, key, Direction, PkValue, RowIter};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::limits;
-use crate::table::row::{pk_len, PrimaryKey, ReadSpec, RowData};
+use crate::table::row::{PrimaryKey, ReadSpec, RowData};
 use crate::table::schema::{validate_pk, PkInput, PkUse};
+use crate::table::transaction::TxnSession;
 use crate::table::Table;
 
 /// The rows one GetRange call returns.
@@ -42,12 +43,25 @@ impl Table {
         pk: Vec<(String, PkInput)>,
         spec: &ReadSpec,
     ) -> OtsResult<(Option<RowData>, Consumed)> {
+        self.get_row_in(pk, spec, None)
+    }
+
+    /// GetRow as `txn` sees the row (its buffered writes over committed data) when given.
+    ///
+    /// Errors: as `get_row`, plus 400 for a row outside the transaction's partition.
+    pub fn get_row_in(
+        &self,
+        pk: Vec<(String, PkInput)>,
+        spec: &ReadSpec,
+        txn: Option<&TxnSession<'_>>,
+    ) -> OtsResult<(Option<RowData>, Consumed)> {
         validate_pk(self.schema(), &pk, PkUse::Exact)?;
         spec.validate()?;
         let pk = concrete(pk);
-        let row = self
-            .engine()
-            .get_row(&encode(&pk), &spec.read_options(self.schema()))?;
+        if let Some(txn) = txn {
+            txn.check_partition(pk.first().map(|(_, v)| v))?;
+        }
+        let row = self.read_row(&encode(&pk), &spec.read_options(self.schema()), txn)?;
         let row = match row {
             Some(row) => spec.project(self.schema(), RowData::from_engine(self.schema(), row)?),
             None => None,
@@ -66,6 +80,24 @@ impl Table {
         direction: Direction,
         limit: Option<i32>,
         spec: &ReadSpec,
+    ) -> OtsResult<RangePage> {
+        self.get_range_in(start, end, direction, limit, spec, None)
+    }
+
+    /// GetRange as `txn` sees the range when given: both bounds must lie in its partition.
+    ///
+    /// Paging: `limit` caps the rows returned; the scan budget (5000 rows or 4 MB scanned)
+    /// counts rows a filter drops too, so a page may hold no row yet carry a next start key.
+    ///
+    /// Errors: as `get_range`, plus 400 for bounds outside the transaction's partition.
+    pub fn get_range_in(
+        &self,
+        start: Vec<(String, PkInput)>,
+        end: Vec<(String, PkInput)>,
+        direction: Direction,
+        limit: Option<i32>,
+        spec: &ReadSpec,
+        txn: Option<&TxnSession<'_>>,
     ) -> OtsResult<RangePage> {
         validate_pk(self.schema(), &start, PkUse::RangeBound)?;
         validate_pk(self.schema(), &end, PkUse::RangeBound)?;
@@ -92,24 +124,42 @@ impl Table {
             }
             _ => {}
         }
-        let mut iter = self.engine().scan(
-            &start_key,
-            &end_key,
+        if let Some(txn) = txn {
+            txn.check_partition(start.first().map(|(_, v)| v))?;
+            txn.check_partition(end.first().map(|(_, v)| v))?;
+        }
+        let read = spec.read_options(self.schema());
+        let scan = self.engine().scan(&start_key, &end_key, direction, &read)?;
+        let mut source = RangeSource {
+            table: self,
+            scan,
+            peeked: None,
+            touched: txn
+                .map(|t| t.touched_rows(&start_key, &end_key, direction))
+                .unwrap_or_default()
+                .into_iter()
+                .peekable(),
             direction,
-            &spec.read_options(self.schema()),
-        )?;
+            read: &read,
+            txn,
+        };
         let mut rows = Vec::new();
+        let mut scanned_rows = 0usize;
         let mut bytes = 0usize;
         let mut next_start = None;
-        while let Some(row) = iter.next().transpose()? {
+        while let Some(row) = source.next_row()? {
             let row = RowData::from_engine(self.schema(), row)?;
-            if rows.len() >= max_rows || bytes >= limits::MAX_RANGE_BYTES {
+            if rows.len() >= max_rows
+                || scanned_rows >= limits::MAX_RANGE_ROWS
+                || bytes >= limits::MAX_RANGE_BYTES
+            {
                 next_start = Some(row.primary_key);
                 break;
             }
-            bytes += pk_len(&row.primary_key);
+            // Rows a filter drops count towards the scan budget too.
+            scanned_rows += 1;
+            bytes += row.size_bytes();
             if let Some(row) = spec.project(self.schema(), row) {
-                bytes += row.size_bytes() - pk_len(&row.primary_key);
                 rows.push(row);
             }
         }
@@ -118,5 +168,49 @@ impl Table {
             next_start,
             consumed: Consumed::read(bytes),
         })
+    }
+}
+
+/// The rows of a GetRange: the engine's scan, with a transaction's changed rows merged in
+/// (read through the transaction) when there is one.
+struct RangeSource<'a, 't> {
+    table: &'a Table,
+    scan: RowIter,
+    peeked: Option<engine::Row>,
+    // Row keys the transaction changed inside the range, in scan order.
+    touched: std::iter::Peekable<std::vec::IntoIter<Vec<u8>>>,
+    direction: Direction,
+    read: &'a engine::ReadOptions,
+    txn: Option<&'a TxnSession<'t>>,
+}
+
+impl RangeSource<'_, '_> {
+    fn next_row(&mut self) -> OtsResult<Option<engine::Row>> {
+        loop {
+            if self.peeked.is_none() {
+                self.peeked = self.scan.next().transpose()?;
+            }
+            let take_touched = match (self.touched.peek(), &self.peeked) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(t), Some(row)) => match self.direction {
+                    Direction::Forward => t.as_slice() <= row.key.as_slice(),
+                    Direction::Backward => t.as_slice() >= row.key.as_slice(),
+                },
+            };
+            if !take_touched {
+                return Ok(self.peeked.take());
+            }
+            let Some(row_key) = self.touched.next() else {
+                return Ok(self.peeked.take());
+            };
+            if self.peeked.as_ref().is_some_and(|r| r.key == row_key) {
+                self.peeked = None;
+            }
+            // A row the transaction deleted reads as `None`: skip to the next one.
+            if let Some(row) = self.table.read_row(&row_key, self.read, self.txn)? {
+                return Ok(Some(row));
+            }
+        }
     }
 }

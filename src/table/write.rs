@@ -2,13 +2,16 @@
 //! auto-increment resolution, the existence check under the row's lock, and one atomic
 //! `WriteBatch` per row.
 
-use crate::engine::{key, PkValue, ReadOptions, WriteBatch};
+use parking_lot::RwLockReadGuard;
+
+use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::condition::Condition;
 use crate::table::limits;
 use crate::table::row::{pk_len, ColumnChange, PrimaryKey, RowData};
 use crate::table::schema::{validate_column_name, validate_pk, PkInput, PkUse, TableOptions};
+use crate::table::transaction::{partition_key, TxnSession};
 use crate::table::value::Value;
 use crate::table::Table;
 
@@ -84,6 +87,7 @@ impl Table {
         pk: Vec<(String, PkInput)>,
         kind: WriteKind,
         condition: &Condition,
+        in_txn: bool,
     ) -> OtsResult<PrimaryKey> {
         let usage = if kind == WriteKind::Delete {
             PkUse::Exact
@@ -97,6 +101,11 @@ impl Table {
         }
         validate_pk(self.schema(), &pk, usage)?;
         let has_placeholder = pk.iter().any(|(_, v)| *v == PkInput::AutoIncrement);
+        if has_placeholder && in_txn {
+            return Err(OtsError::param(
+                "Auto-increment is not allowed in a transaction.",
+            ));
+        }
         if has_placeholder && condition.column_condition.is_some() {
             return Err(OtsError::param(
                 "Can't set condition when modify row with pk auto increment.",
@@ -171,7 +180,12 @@ impl Table {
 
     /// The stored row a condition is checked against: every visible version when a column
     /// condition may look past the newest, else just the newest.
-    fn stored_row(&self, row_key: &[u8], condition: &Condition) -> OtsResult<Option<RowData>> {
+    fn stored_row(
+        &self,
+        row_key: &[u8],
+        condition: &Condition,
+        txn: Option<&TxnSession<'_>>,
+    ) -> OtsResult<Option<RowData>> {
         let max_versions = if condition.column_condition.is_some() {
             0
         } else {
@@ -181,9 +195,49 @@ impl Table {
             max_versions,
             ..ReadOptions::default()
         };
-        match self.engine().get_row(row_key, &read)? {
+        match self.read_row(row_key, &read, txn)? {
             Some(row) => Ok(Some(RowData::from_engine(self.schema(), row)?)),
             None => Ok(None),
+        }
+    }
+
+    /// Reads a row from committed data, or as `txn` sees it.
+    pub(crate) fn read_row(
+        &self,
+        row_key: &[u8],
+        read: &ReadOptions,
+        txn: Option<&TxnSession<'_>>,
+    ) -> OtsResult<Option<engine::Row>> {
+        Ok(match txn {
+            Some(txn) => txn.get_row(self.engine(), row_key, read)?,
+            None => self.engine().get_row(row_key, read)?,
+        })
+    }
+
+    /// Applies a row's batch: to the engine, or to `txn`'s buffer.
+    fn apply_batch(&self, batch: WriteBatch, txn: Option<&mut TxnSession<'_>>) -> OtsResult<()> {
+        match txn {
+            Some(txn) => txn.buffer(batch),
+            None => self.engine().write(batch).map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    /// Admits a write to `pk`'s partition: inside `txn` the row must be in its partition;
+    /// outside, no transaction may hold the partition (the guard keeps one from starting).
+    ///
+    /// Errors: 400 for a row outside the transaction's partition, 409 OTSRowOperationConflict.
+    fn admit_write(
+        &self,
+        pk: &PrimaryKey,
+        txn: Option<&TxnSession<'_>>,
+    ) -> OtsResult<Option<RwLockReadGuard<'_, ()>>> {
+        let partition = pk.first().map(|(_, v)| v);
+        match txn {
+            Some(txn) => txn.check_partition(partition).map(|()| None),
+            None => match partition {
+                Some(v) => self.enter_partition(&partition_key(v)).map(Some),
+                None => Ok(None),
+            },
         }
     }
 
@@ -192,6 +246,7 @@ impl Table {
         pk: &PrimaryKey,
         row_key: &[u8],
         ret: &ReturnKind,
+        txn: Option<&TxnSession<'_>>,
     ) -> OtsResult<Option<RowData>> {
         Ok(match ret {
             ReturnKind::None => None,
@@ -207,7 +262,7 @@ impl Table {
                         columns: Some(names.iter().map(|n| n.as_bytes().to_vec()).collect()),
                         ..ReadOptions::default()
                     };
-                    if let Some(row) = self.engine().get_row(row_key, &read)? {
+                    if let Some(row) = self.read_row(row_key, &read, txn)? {
                         columns = RowData::from_engine(self.schema(), row)?.columns;
                     }
                 }
@@ -229,6 +284,21 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
+        self.put_row_in(pk, cells, condition, ret, None)
+    }
+
+    /// PutRow, inside `txn` when given (buffered there, seen only by its reads).
+    ///
+    /// Errors: as `put_row`, plus 400 for a placeholder or a row outside the transaction's
+    /// partition, 409 when a transaction holds the partition and `txn` is `None`.
+    pub fn put_row_in(
+        &self,
+        pk: Vec<(String, PkInput)>,
+        cells: Vec<ColumnChange>,
+        condition: &Condition,
+        ret: &ReturnKind,
+        mut txn: Option<&mut TxnSession<'_>>,
+    ) -> OtsResult<WriteOutcome> {
         let now = now_ms();
         self.check_changes(&cells, now)?;
         if cells.iter().any(|c| !matches!(c, ColumnChange::Put { .. })) {
@@ -236,7 +306,8 @@ impl Table {
                 "Invalid request of put row: find cells without values.",
             ));
         }
-        let pk = self.resolve_pk(pk, WriteKind::Put, condition)?;
+        let pk = self.resolve_pk(pk, WriteKind::Put, condition, txn.is_some())?;
+        let _gate = self.admit_write(&pk, txn.as_deref())?;
         let row_key = key::encode_row_key(&pk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
         let mut batch = WriteBatch::new();
         if cells.is_empty() {
@@ -256,9 +327,9 @@ impl Table {
         }
         let size = pk_len(&pk) + cells.iter().map(ColumnChange::size_bytes).sum::<usize>();
         let _guard = self.lock_row(&row_key);
-        let consumed = self.check_existence(&row_key, condition, size)?;
-        self.engine().write(batch)?;
-        let returned = self.returned_row(&pk, &row_key, ret)?;
+        let consumed = self.check_existence(&row_key, condition, size, txn.as_deref())?;
+        self.apply_batch(batch, txn.as_deref_mut())?;
+        let returned = self.returned_row(&pk, &row_key, ret, txn.as_deref())?;
         Ok(WriteOutcome { consumed, returned })
     }
 
@@ -267,9 +338,10 @@ impl Table {
         row_key: &[u8],
         condition: &Condition,
         size: usize,
+        txn: Option<&TxnSession<'_>>,
     ) -> OtsResult<Consumed> {
         if condition.needs_read() {
-            let row = self.stored_row(row_key, condition)?;
+            let row = self.stored_row(row_key, condition, txn)?;
             condition.check(row.as_ref())?;
             Ok(Consumed::checked_write(
                 size,
@@ -291,6 +363,20 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
+        self.update_row_in(pk, changes, condition, ret, None)
+    }
+
+    /// UpdateRow, inside `txn` when given (see `put_row_in`).
+    ///
+    /// Errors: as `update_row` and `put_row_in`.
+    pub fn update_row_in(
+        &self,
+        pk: Vec<(String, PkInput)>,
+        changes: Vec<ColumnChange>,
+        condition: &Condition,
+        ret: &ReturnKind,
+        mut txn: Option<&mut TxnSession<'_>>,
+    ) -> OtsResult<WriteOutcome> {
         if changes.is_empty() {
             return Err(OtsError::param(
                 "Invalid update row request: missing cells in request.",
@@ -311,11 +397,12 @@ impl Table {
                 )));
             }
         }
-        let pk = self.resolve_pk(pk, WriteKind::Update, condition)?;
+        let pk = self.resolve_pk(pk, WriteKind::Update, condition, txn.is_some())?;
+        let _gate = self.admit_write(&pk, txn.as_deref())?;
         let row_key = key::encode_row_key(&pk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
         let size = pk_len(&pk) + changes.iter().map(ColumnChange::size_bytes).sum::<usize>();
         let _guard = self.lock_row(&row_key);
-        let mut consumed = self.check_existence(&row_key, condition, size)?;
+        let mut consumed = self.check_existence(&row_key, condition, size, txn.as_deref())?;
         let increments: Vec<&str> = changes
             .iter()
             .filter_map(|c| match c {
@@ -332,7 +419,7 @@ impl Table {
                 ..ReadOptions::default()
             };
             consumed.read = consumed.read.max(1);
-            match self.engine().get_row(&row_key, &read)? {
+            match self.read_row(&row_key, &read, txn.as_deref())? {
                 Some(row) => Some(RowData::from_engine(self.schema(), row)?),
                 None => None,
             }
@@ -377,8 +464,8 @@ impl Table {
                 }
             }
         }
-        self.engine().write(batch)?;
-        let returned = self.returned_row(&pk, &row_key, ret)?;
+        self.apply_batch(batch, txn.as_deref_mut())?;
+        let returned = self.returned_row(&pk, &row_key, ret, txn.as_deref())?;
         Ok(WriteOutcome { consumed, returned })
     }
 
@@ -391,13 +478,27 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
-        let pk = self.resolve_pk(pk, WriteKind::Delete, condition)?;
+        self.delete_row_in(pk, condition, ret, None)
+    }
+
+    /// DeleteRow, inside `txn` when given (see `put_row_in`).
+    ///
+    /// Errors: as `delete_row` and `put_row_in`.
+    pub fn delete_row_in(
+        &self,
+        pk: Vec<(String, PkInput)>,
+        condition: &Condition,
+        ret: &ReturnKind,
+        txn: Option<&mut TxnSession<'_>>,
+    ) -> OtsResult<WriteOutcome> {
+        let pk = self.resolve_pk(pk, WriteKind::Delete, condition, txn.is_some())?;
+        let _gate = self.admit_write(&pk, txn.as_deref())?;
         let row_key = key::encode_row_key(&pk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
         let mut batch = WriteBatch::new();
         batch.delete_row(&row_key);
         let _guard = self.lock_row(&row_key);
-        let consumed = self.check_existence(&row_key, condition, pk_len(&pk))?;
-        self.engine().write(batch)?;
+        let consumed = self.check_existence(&row_key, condition, pk_len(&pk), txn.as_deref())?;
+        self.apply_batch(batch, txn)?;
         let returned = match ret {
             ReturnKind::None => None,
             _ => Some(RowData {

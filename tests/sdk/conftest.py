@@ -35,8 +35,10 @@ def _otsd_bin():
 class OtsdServer:
     """One otsd process over one data directory; restartable on the same directory."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, env=None):
         self.data_dir = data_dir
+        # Extra environment for the server process (e.g. OTSD_TXN_TIMEOUT_SECS).
+        self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.endpoint = None
         self.log_path = os.path.join(os.path.dirname(data_dir), os.path.basename(data_dir) + ".log")
@@ -54,6 +56,7 @@ class OtsdServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=self.env,
         )
         log.close()
         deadline = time.monotonic() + timeout_s
