@@ -28,7 +28,7 @@ struct Flags {
         default_value = "fillseq,fillrandom,overwrite,readrandom,seekrandom,readseq"
     )]
     benchmarks: String,
-    /// Number of keys (and operations per workload).
+    /// Number of keys, and operations per thread per workload (as in db_bench).
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
     /// Row key size in bytes.
@@ -73,13 +73,14 @@ impl Bench {
         encode_row_key(&[PkValue::Binary(k)])
     }
 
-    /// Runs `op(thread, i)` `num` times split across threads; returns (ops, bytes, found).
+    /// Runs `op(rng, i, found)` for `i` in `0..num` on every thread (db_bench's meaning of
+    /// `--num` with `--threads`: operations per thread); returns (ops, bytes, found).
     fn run(
         &self,
         op: impl Fn(&mut rand::rngs::StdRng, u64, &AtomicU64) -> Result<u64> + Sync,
     ) -> Result<(u64, u64, u64)> {
         let threads = self.flags.threads.max(1) as u64;
-        let per = self.flags.num / threads;
+        let per = self.flags.num;
         let bytes = AtomicU64::new(0);
         let found = AtomicU64::new(0);
         std::thread::scope(|s| -> Result<()> {
@@ -89,7 +90,7 @@ impl Bench {
                     s.spawn(move || -> Result<()> {
                         let mut rng = rand::rngs::StdRng::seed_from_u64(301 + t);
                         for i in 0..per {
-                            bytes.fetch_add(op(&mut rng, t * per + i, found)?, Ordering::Relaxed);
+                            bytes.fetch_add(op(&mut rng, i, found)?, Ordering::Relaxed);
                         }
                         Ok(())
                     })

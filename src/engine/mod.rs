@@ -242,6 +242,14 @@ fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
     Ok(last)
 }
 
+/// A new WAL; preallocated when it will be fsynced, so each fdatasync commits no metadata.
+fn new_wal(dir: &Path, number: u64, sync: SyncPolicy) -> Result<WalWriter> {
+    match sync {
+        SyncPolicy::Never => WalWriter::create(dir, number),
+        _ => WalWriter::create_preallocated(dir, number),
+    }
+}
+
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::Io { path, source } => Error::io(
@@ -298,7 +306,7 @@ impl Inner {
     /// Seals the active memtable and starts a new one with a new WAL. Caller holds `writer`.
     fn switch_memtable(&self, w: &mut WriterState) -> Result<()> {
         let number = self.versions.new_file_number();
-        let wal = WalWriter::create(&self.dir, number)?;
+        let wal = new_wal(&self.dir, number, self.options.sync)?;
         if self.options.sync != SyncPolicy::Always {
             // The periodic syncer moves on to the new file: make the old one durable now.
             w.wal.sync()?;
@@ -424,7 +432,7 @@ impl Engine {
                 tracing::warn!(wal = n, error = %e, "cannot remove obsolete WAL");
             }
         }
-        let wal = WalWriter::create(dir, wal_number)?;
+        let wal = new_wal(dir, wal_number, options.sync)?;
         let wal_sync = wal.sync_handle().ok();
         let autoinc = autoinc::AutoIncrement::open(dir)?;
         let version = versions.current();

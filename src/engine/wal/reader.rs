@@ -21,6 +21,14 @@ pub struct ReplayStats {
     pub truncated_bytes: u64,
 }
 
+/// True when `rest` starts with a whole zero frame header and holds only zeros: the unused
+/// part of a preallocated WAL. (A real empty record has a non-zero crc, so a zero header is
+/// never a record.) Zeros cut short of a header, or followed by other bytes, are not a clean
+/// end but a torn or damaged record.
+fn is_zero_tail(rest: &[u8]) -> bool {
+    rest.len() >= super::format::HEADER_LEN && rest.iter().all(|&b| b == 0)
+}
+
 /// Replays the WAL at `path`, calling `apply` with each valid payload in order. If `apply`
 /// returns `Err(reason)` the record counts as corrupt. Everything after the first bad record
 /// is truncated away (logged with `tracing::warn`). Only I/O failures are returned as errors.
@@ -40,6 +48,10 @@ pub fn replay(
     let mut offset = 0usize;
     let mut problem: Option<String> = None;
     while offset < data.len() {
+        if is_zero_tail(&data[offset..]) {
+            // A preallocated file (writer.rs) past its last record: the clean end.
+            break;
+        }
         match read_frame(&data[offset..]) {
             Ok(None) => break,
             Ok(Some((payload, frame_len))) => {
@@ -164,6 +176,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn zero_filled_tail_is_a_clean_end_and_a_torn_record_before_it_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let payloads: [&[u8]; 2] = [b"first record", b"second record"];
+        let (buf, ends) = log_of(&payloads);
+        let mut padded = buf.clone();
+        padded.extend_from_slice(&[0; 4096]);
+        let (got, stats, len) = replay_bytes(dir.path(), &padded);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (stats.valid_bytes, stats.truncated_bytes),
+            (buf.len() as u64, 0)
+        );
+        assert_eq!(len, padded.len() as u64, "a clean end is left alone");
+        // The second record only partly reached the disk: its tail reads as zeros.
+        for written in ends[0] + 1..ends[1] {
+            let mut torn = buf[..written].to_vec();
+            torn.resize(padded.len(), 0);
+            let (got, stats, len) = replay_bytes(dir.path(), &torn);
+            assert_eq!(got.len(), 1, "written {written}");
+            assert_eq!((stats.valid_bytes, len), (ends[0] as u64, ends[0] as u64));
+        }
+        // Zeros then garbage are damage, not a clean end.
+        let mut bad = padded.clone();
+        bad.push(9);
+        let (got, _, len) = replay_bytes(dir.path(), &bad);
+        assert_eq!((got.len(), len), (2, buf.len() as u64));
     }
 
     #[test]
