@@ -20,6 +20,8 @@ enum Command {
     Serve(otsd::cli::serve::ServeArgs),
     /// Load-test a running otsd (or Tablestore) with PutRow/GetRow/GetRange/BatchWriteRow.
     Bench(otsd::cli::bench::BenchArgs),
+    /// IM Timeline demo (checked deliveries) and fan-out benchmark against a running otsd.
+    Im(otsd::cli::im::ImArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => otsd::cli::serve::run(args),
         Command::Bench(args) => otsd::cli::bench::run(args),
+        Command::Im(args) => otsd::cli::im::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

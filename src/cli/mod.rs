@@ -2,6 +2,7 @@
 //! `serve` runs the server; other subcommands live beside it in their own files.
 
 pub mod bench;
+pub mod im;
 pub mod serve;
 
 use std::io::IsTerminal as _;

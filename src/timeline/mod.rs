@@ -369,7 +369,7 @@ fn check_schema(table: &str, actual: &[pb::PrimaryKeySchema], want: &[PkSpec<'_>
 }
 
 /// Milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
