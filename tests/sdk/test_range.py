@@ -118,3 +118,48 @@ def test_range_over_missing_table_is_404(client):
     with pytest.raises(Exception) as e:
         client.get_range("no_such_table", Direction.FORWARD, [("k", INF_MIN)], [("k", INF_MAX)], max_version=1)
     assert_service_error(e, 404, "OTSObjectNotExist", "Requested table does not exist.")
+
+
+def _fill_many(client, table, count):
+    from tablestore import BatchWriteRowRequest, Condition, PutRowItem, TableInBatchWriteRowItem
+    for first in range(0, count, 200):
+        batch = BatchWriteRowRequest()
+        batch.add(TableInBatchWriteRowItem(table, [
+            PutRowItem(Row([("uid", "m"), ("seq", seq)], [("v", seq)]), Condition("IGNORE"))
+            for seq in range(first, min(first + 200, count))
+        ]))
+        assert client.batch_write_row(batch).is_all_succeed()
+
+
+def test_filter_matching_nothing_pages_by_the_scan_budget(client, simple_table):
+    """Filtered-out rows count toward the 5000-row budget: an empty page still carries
+    next_start_primary_key, and the client's loop ends (SEMANTICS §7)."""
+    from tablestore import ComparatorType, SingleColumnCondition
+    _fill_many(client, simple_table, 5200)
+    never = SingleColumnCondition("v", -1, ComparatorType.EQUAL, pass_if_missing=False)
+    start, end = [("uid", INF_MIN), ("seq", INF_MIN)], [("uid", INF_MAX), ("seq", INF_MAX)]
+    _, next_pk, rows, _ = client.get_range(simple_table, Direction.FORWARD, start, end, column_filter=never, max_version=1)
+    assert rows == []
+    assert next_pk == [("uid", "m"), ("seq", 5000)]
+    pages = 1
+    while next_pk is not None:
+        _, next_pk, rows, _ = client.get_range(simple_table, Direction.FORWARD, next_pk, end, column_filter=never, max_version=1)
+        assert rows == []
+        pages += 1
+    assert pages == 2
+    # A filter matching a few rows far apart: the loop collects exactly them.
+    some = SingleColumnCondition("v", 5100, ComparatorType.GREATER_EQUAL, pass_if_missing=False)
+    found, next_pk = [], start
+    while next_pk is not None:
+        _, next_pk, rows, _ = client.get_range(simple_table, Direction.FORWARD, next_pk, end, column_filter=some, max_version=1)
+        found += [r.primary_key[1][1] for r in rows]
+    assert found == list(range(5100, 5200))
+    # limit counts returned rows, not scanned ones.
+    near = [("uid", "m"), ("seq", 5050)]
+    _, next_pk, rows, _ = client.get_range(simple_table, Direction.FORWARD, near, end, column_filter=some, limit=7, max_version=1)
+    assert [r.primary_key[1][1] for r in rows] == list(range(5100, 5107))
+    assert next_pk == [("uid", "m"), ("seq", 5107)]
+    # xget_range (the SDK's paging iterator) terminates over empty pages.
+    from tablestore import CapacityUnit
+    got = list(client.xget_range(simple_table, Direction.FORWARD, start, end, CapacityUnit(0, 0), column_filter=never, max_version=1))
+    assert got == []
