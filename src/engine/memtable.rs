@@ -15,11 +15,84 @@ use super::error::Result;
 use super::iter::KvIter;
 use super::key::{self, SeqNo};
 
-/// Bytes charged per entry beyond key and value: skiplist node, tower and two boxes.
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes charged per entry beyond key and value: skiplist node, tower, the inline key buffer
+/// and the value box.
+const ENTRY_OVERHEAD_BYTES: usize = 64 + INLINE_KEY_BYTES;
 
-type Map = SkipMap<Box<[u8]>, Box<[u8]>>;
-type MapEntry = Entry<'static, Box<[u8]>, Box<[u8]>>;
+/// Internal keys up to this length live inside the skiplist node itself (typical cell keys
+/// are 40-60 bytes), so a search step reads the key from the node it just loaded instead of
+/// chasing a second pointer: the profile showed half the insert/lookup time in those misses.
+const INLINE_KEY_BYTES: usize = 64;
+
+/// An internal key as the skiplist stores it: inline when short, boxed otherwise. Ordered
+/// (and borrowed) as its bytes, so searches take plain `&[u8]` targets.
+#[derive(Clone)]
+enum MemKey {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(Box<[u8]>),
+}
+
+impl MemKey {
+    fn new(parts: &[&[u8]]) -> MemKey {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total <= INLINE_KEY_BYTES {
+            let mut bytes = [0u8; INLINE_KEY_BYTES];
+            let mut at = 0;
+            for p in parts {
+                bytes[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            // `total <= INLINE_KEY_BYTES < 256`, so the length fits a byte.
+            MemKey::Inline {
+                len: total as u8,
+                bytes,
+            }
+        } else {
+            MemKey::Heap(parts.concat().into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            MemKey::Inline { len, bytes } => &bytes[..*len as usize],
+            MemKey::Heap(b) => b,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for MemKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for MemKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for MemKey {}
+
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MemKey {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+type Map = SkipMap<MemKey, Box<[u8]>>;
+type MapEntry = Entry<'static, MemKey, Box<[u8]>>;
 
 /// A skiplist of (internal key -> value) records.
 pub struct Memtable {
@@ -62,7 +135,7 @@ impl Memtable {
         if let Some((_, seqno, _)) = key::split_internal_key(&internal_key) {
             self.max_seqno.fetch_max(seqno, Ordering::Relaxed);
         }
-        self.map.insert(internal_key, value);
+        self.map.insert(MemKey::new(&[&internal_key]), value);
         self.bytes.fetch_add(charge, Ordering::Relaxed);
     }
 
@@ -71,12 +144,10 @@ impl Memtable {
         let mut max = 0;
         let mut charge = 0;
         for r in batch.records() {
-            let mut ikey = Vec::with_capacity(r.cell_key.len() + key::TRAILER_LEN);
-            ikey.extend_from_slice(r.cell_key);
-            ikey.extend_from_slice(&key::trailer(r.seqno, r.kind));
-            charge += ikey.len() + r.value.len() + ENTRY_OVERHEAD_BYTES;
+            let ikey = MemKey::new(&[r.cell_key, &key::trailer(r.seqno, r.kind)]);
+            charge += r.cell_key.len() + key::TRAILER_LEN + r.value.len() + ENTRY_OVERHEAD_BYTES;
             max = max.max(r.seqno);
-            self.map.insert(ikey.into_boxed_slice(), r.value.into());
+            self.map.insert(ikey, r.value.into());
         }
         self.max_seqno.fetch_max(max, Ordering::Relaxed);
         self.bytes.fetch_add(charge, Ordering::Relaxed);
@@ -136,7 +207,10 @@ impl KvIter for MemtableIter {
         self.current.is_some()
     }
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|e| &e.key()[..]).unwrap_or(&[])
+        self.current
+            .as_ref()
+            .map(|e| e.key().as_slice())
+            .unwrap_or(&[])
     }
     fn value(&self) -> &[u8] {
         self.current.as_ref().map(|e| &e.value()[..]).unwrap_or(&[])
@@ -252,5 +326,35 @@ mod tests {
         let mut it = filled().iter();
         it.seek_to_first().unwrap();
         assert_eq!(collect_forward(&mut it).len(), 6);
+    }
+
+    #[test]
+    fn inline_and_boxed_keys_order_by_their_bytes() {
+        let m = Arc::new(Memtable::new(1));
+        let long = vec![5u8; INLINE_KEY_BYTES + 10];
+        let keys: Vec<Vec<u8>> = vec![
+            long.clone(),
+            vec![5u8; INLINE_KEY_BYTES],
+            vec![5u8; 3],
+            vec![],
+            [&long[..], &[0]].concat(),
+            vec![6u8],
+        ];
+        for k in &keys {
+            let full = key::make_internal_key(k.clone(), 1, Kind::Put);
+            m.insert(full.into_boxed_slice(), k.clone().into_boxed_slice());
+        }
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        let got = collect_forward(&mut it);
+        let mut want: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| key::make_internal_key(k.clone(), 1, Kind::Put))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        it.seek(&want[3]).unwrap();
+        assert_eq!(it.key(), &want[3][..]);
+        assert_eq!(it.value().len(), want[3].len() - key::TRAILER_LEN);
     }
 }
