@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::compaction::{
-    manual_compaction_task, manual_target_level, pick_compaction, run_compaction, CompactionTask,
-    FilterParams,
+    bottommost_rewrite_task, manual_compaction_task, manual_target_level, pick_compaction,
+    run_compaction, CompactionTask, FilterParams,
 };
 use super::error::{Error, Result};
 use super::iter::KvIter;
@@ -309,8 +309,20 @@ fn compact_once(inner: &Inner) -> Result<bool> {
 /// Pushes every file down to the deepest non-empty level, one level at a time.
 fn compact_all(inner: &Inner) -> Result<()> {
     let target = manual_target_level(&inner.versions.current());
+    // Whether the last step already rewrote every file of the target level as bottommost.
+    let mut bottom_done = false;
     while let Some(task) = manual_compaction_task(&inner.versions.current(), target) {
+        let target_files = inner.versions.current().files(target).len();
+        bottom_done = task.bottommost
+            && task.output_level == target
+            && task.next_level_inputs.len() == target_files;
         run_task(inner, &task)?;
+    }
+    // Data that already sat in the last level still holds its tombstones: rewrite it once.
+    if !bottom_done {
+        if let Some(task) = bottommost_rewrite_task(&inner.versions.current(), target) {
+            run_task(inner, &task)?;
+        }
     }
     Ok(())
 }

@@ -10,6 +10,6 @@ pub mod picker;
 pub use filter::{CompactionFilter, FilterParams};
 pub use job::run_compaction;
 pub use picker::{
-    level_target_bytes, manual_compaction_task, manual_target_level, pick_compaction,
-    CompactionTask,
+    bottommost_rewrite_task, level_target_bytes, manual_compaction_task, manual_target_level,
+    pick_compaction, CompactionTask,
 };

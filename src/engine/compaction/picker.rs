@@ -145,6 +145,25 @@ pub fn manual_compaction_task(version: &Version, target_level: usize) -> Option<
     task_for(version, level, version.files(level).to_vec())
 }
 
+/// The last step of a manual compaction: every file of `target_level` rewritten in place as
+/// a bottommost compaction, so tombstones and shadowed versions there are dropped too. `None`
+/// when the level is empty or a deeper level holds data (then it is not the bottom).
+pub fn bottommost_rewrite_task(version: &Version, target_level: usize) -> Option<CompactionTask> {
+    let files = version.files(target_level);
+    if files.is_empty()
+        || (target_level + 1..version.num_levels()).any(|l| !version.files(l).is_empty())
+    {
+        return None;
+    }
+    Some(CompactionTask {
+        level: target_level,
+        inputs: files.to_vec(),
+        output_level: target_level,
+        next_level_inputs: Vec::new(),
+        bottommost: true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
