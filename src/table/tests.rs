@@ -381,3 +381,171 @@ fn ranges_page_in_both_directions() {
         .unwrap_err();
     assert_eq!(e.message, "The limit must be greater than 0.");
 }
+
+fn open_table(dir: &std::path::Path) -> (Catalog, std::sync::Arc<crate::table::Table>) {
+    let catalog = Catalog::open(dir).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", false),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    (catalog, t)
+}
+
+fn value_of(row: Option<crate::table::row::RowData>) -> Option<Value> {
+    row.and_then(|r| r.latest("v").map(|v| v.value.clone()))
+}
+
+#[test]
+fn transactions_buffer_until_commit_and_lock_their_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, t) = open_table(dir.path());
+    let none = || (Condition::default(), ReturnKind::None);
+    let (c, r) = none();
+    t.put_row(key("u", 1), vec![put("v", Value::Integer(1))], &c, &r)
+        .unwrap();
+    let partition = vec![(
+        "uid".to_string(),
+        PkInput::Value(PkValue::String("u".into())),
+    )];
+    let id = catalog
+        .start_transaction("i", "t", partition.clone())
+        .unwrap();
+    let (_, txn) = catalog.transaction("i", &id).unwrap();
+    {
+        let mut s = txn.session().unwrap();
+        t.put_row_in(
+            key("u", 1),
+            vec![put("v", Value::Integer(2))],
+            &c,
+            &r,
+            Some(&mut s),
+        )
+        .unwrap();
+        t.delete_row_in(key("u", 1), &c, &r, Some(&mut s)).unwrap();
+        t.put_row_in(
+            key("u", 3),
+            vec![put("v", Value::Integer(3))],
+            &c,
+            &r,
+            Some(&mut s),
+        )
+        .unwrap();
+        // Read-your-writes, merged over committed rows in ranges too.
+        assert_eq!(
+            value_of(t.get_row_in(key("u", 1), &latest(), Some(&s)).unwrap().0),
+            None
+        );
+        let page = t
+            .get_range_in(
+                key("u", 0),
+                key("u", 9),
+                Direction::Forward,
+                None,
+                &latest(),
+                Some(&s),
+            )
+            .unwrap();
+        assert_eq!(page.rows.len(), 1);
+        assert_eq!(
+            value_of(page.rows.into_iter().next()),
+            Some(Value::Integer(3))
+        );
+        // Rows of another partition are refused inside the transaction.
+        let e = t.get_row_in(key("x", 1), &latest(), Some(&s)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ParameterInvalid);
+    }
+    // Outside the transaction: committed data only, writes refused, a second start refused.
+    assert_eq!(
+        value_of(t.get_row(key("u", 1), &latest()).unwrap().0),
+        Some(Value::Integer(1))
+    );
+    let e = t
+        .put_row(key("u", 5), vec![put("v", Value::Integer(5))], &c, &r)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RowOperationConflict);
+    let e = catalog
+        .start_transaction("i", "t", partition.clone())
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RowOperationConflict);
+    t.put_row(key("w", 5), vec![put("v", Value::Integer(5))], &c, &r)
+        .unwrap();
+    catalog.commit_transaction("i", &id).unwrap();
+    assert_eq!(t.get_row(key("u", 1), &latest()).unwrap().0, None);
+    assert_eq!(
+        value_of(t.get_row(key("u", 3), &latest()).unwrap().0),
+        Some(Value::Integer(3))
+    );
+    assert_eq!(
+        catalog.commit_transaction("i", &id).unwrap_err().message,
+        "TransactionID is invalid."
+    );
+    // Aborted and expired transactions leave nothing behind and free the partition.
+    let id = catalog
+        .start_transaction("i", "t", partition.clone())
+        .unwrap();
+    catalog.abort_transaction("i", &id).unwrap();
+    let mut short = catalog;
+    short.set_transaction_timeout(std::time::Duration::from_millis(10));
+    let id = short
+        .start_transaction("i", "t", partition.clone())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(short.transaction("i", &id).is_err());
+    t.put_row(key("u", 5), vec![put("v", Value::Integer(5))], &c, &r)
+        .unwrap();
+}
+
+#[test]
+fn filtered_ranges_stop_at_the_scan_budget_with_a_next_key() {
+    use crate::table::filter::{Comparator, Filter};
+    let dir = tempfile::tempdir().unwrap();
+    let (_catalog, t) = open_table(dir.path());
+    let rows = crate::table::limits::MAX_RANGE_ROWS as i64 + 10;
+    for seq in 0..rows {
+        t.put_row(
+            key("r", seq),
+            vec![put("v", Value::Integer(seq))],
+            &Condition::default(),
+            &ReturnKind::None,
+        )
+        .unwrap();
+    }
+    let spec = ReadSpec {
+        filter: Some(Filter::Single {
+            column: "v".into(),
+            comparator: Comparator::Equal,
+            value: Some(Value::Integer(-1)),
+            pass_if_missing: false,
+            latest_version_only: true,
+        }),
+        ..latest()
+    };
+    let page = t
+        .get_range(
+            key("r", 0),
+            key("r", rows),
+            Direction::Forward,
+            Some(3),
+            &spec,
+        )
+        .unwrap();
+    assert!(page.rows.is_empty());
+    let next = page.next_start.unwrap();
+    assert_eq!(
+        next[1].1,
+        PkValue::Integer(crate::table::limits::MAX_RANGE_ROWS as i64)
+    );
+    let rest = next
+        .into_iter()
+        .map(|(n, v)| (n, PkInput::Value(v)))
+        .collect();
+    let page = t
+        .get_range(rest, key("r", rows), Direction::Forward, Some(3), &spec)
+        .unwrap();
+    assert!(page.rows.is_empty() && page.next_start.is_none());
+}
