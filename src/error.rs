@@ -66,7 +66,9 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::ParameterInvalid | ErrorCode::InvalidPk => 400,
-            ErrorCode::AuthFailed | ErrorCode::ConditionCheckFail | ErrorCode::QuotaExhausted => 403,
+            ErrorCode::AuthFailed | ErrorCode::ConditionCheckFail | ErrorCode::QuotaExhausted => {
+                403
+            }
             ErrorCode::ObjectNotExist => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
@@ -79,7 +81,10 @@ impl ErrorCode {
 
     /// Whether a client may retry any request that failed with this code.
     pub fn is_retriable(self) -> bool {
-        matches!(self, ErrorCode::RowOperationConflict | ErrorCode::ServerBusy)
+        matches!(
+            self,
+            ErrorCode::RowOperationConflict | ErrorCode::ServerBusy
+        )
     }
 
     /// Whether a client may retry an idempotent (read) request that failed with this code.
@@ -120,7 +125,10 @@ pub type OtsResult<T> = Result<T, OtsError>;
 impl OtsError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> OtsError {
-        OtsError { code, message: message.into() }
+        OtsError {
+            code,
+            message: message.into(),
+        }
     }
     /// 400 OTSParameterInvalid.
     pub fn param(message: impl Into<String>) -> OtsError {
@@ -144,7 +152,10 @@ impl OtsError {
     }
     /// 409 OTSObjectAlreadyExist "Requested table already exists."
     pub fn table_exists() -> OtsError {
-        OtsError::new(ErrorCode::ObjectAlreadyExist, "Requested table already exists.")
+        OtsError::new(
+            ErrorCode::ObjectAlreadyExist,
+            "Requested table already exists.",
+        )
     }
     /// 500 OTSInternalServerError "Internal server error."
     pub fn internal() -> OtsError {
