@@ -61,6 +61,8 @@ struct Bench {
     flags: Flags,
     engine: Engine,
     value: Vec<u8>,
+    /// Counts `run` threads started, to give each its own random seed.
+    seed_round: AtomicU64,
 }
 
 impl Bench {
@@ -88,7 +90,10 @@ impl Bench {
                 .map(|t| {
                     let (op, bytes, found) = (&op, &bytes, &found);
                     s.spawn(move || -> Result<()> {
-                        let mut rng = rand::rngs::StdRng::seed_from_u64(301 + t);
+                        // A fresh seed per workload and thread (as db_bench does), so
+                        // overwrite and readrandom do not replay fillrandom's key sequence.
+                        let seed = 301 + t + 1000 * self.seed_round.fetch_add(1, Ordering::Relaxed);
+                        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
                         for i in 0..per {
                             bytes.fetch_add(op(&mut rng, i, found)?, Ordering::Relaxed);
                         }
@@ -202,14 +207,10 @@ fn destroy_db(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    let flags = Flags::parse();
-    if flags.key_size == 0 {
-        bail!("--key_size must be positive");
-    }
-    if flags.use_existing_db == 0 {
-        destroy_db(&flags.db)?;
-    }
+/// Workloads that db_bench runs on a freshly destroyed database.
+const FRESH_DB_WORKLOADS: [&str; 2] = ["fillseq", "fillrandom"];
+
+fn open_engine(flags: &Flags) -> Result<Engine> {
     let options = Options {
         sync: if flags.sync != 0 {
             SyncPolicy::Always
@@ -219,7 +220,7 @@ fn main() -> Result<()> {
         memtable_size_bytes: flags.write_buffer_size,
         ..Options::default()
     };
-    let engine = Engine::open(
+    Engine::open(
         &flags.db,
         options,
         DataOptions {
@@ -227,16 +228,28 @@ fn main() -> Result<()> {
             max_versions: 1,
         },
     )
-    .with_context(|| format!("opening {}", flags.db.display()))?;
+    .with_context(|| format!("opening {}", flags.db.display()))
+}
+
+fn main() -> Result<()> {
+    let flags = Flags::parse();
+    if flags.key_size == 0 {
+        bail!("--key_size must be positive");
+    }
+    if flags.use_existing_db == 0 {
+        destroy_db(&flags.db)?;
+    }
+    let engine = open_engine(&flags)?;
     println!(
         "Keys:       {} bytes each\nValues:     {} bytes each\nEntries:    {}\nThreads:    {}\nSync:       {}\n------------------------------------------------",
         flags.key_size, flags.value_size, flags.num, flags.threads, flags.sync
     );
     let value: Vec<u8> = (0..flags.value_size).map(|i| (i * 7 + 13) as u8).collect();
-    let bench = Bench {
+    let mut bench = Bench {
         flags: flags.clone(),
         engine,
         value,
+        seed_round: AtomicU64::new(0),
     };
     for name in flags
         .benchmarks
@@ -244,6 +257,14 @@ fn main() -> Result<()> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
+        // Like db_bench, the fill workloads start from an empty database, so later reads see
+        // the keys of the last fill (and overwrite) only.
+        if FRESH_DB_WORKLOADS.contains(&name) && flags.use_existing_db == 0 {
+            bench.engine.close()?;
+            drop(bench.engine);
+            destroy_db(&flags.db)?;
+            bench.engine = open_engine(&flags)?;
+        }
         let started = Instant::now();
         let Some((ops, bytes, extra)) = bench.workload(name)? else {
             eprintln!("unknown benchmark '{name}'");
