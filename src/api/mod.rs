@@ -65,6 +65,15 @@ impl Api {
         })
     }
 
+    /// True for operations that only read: they never wait on an fsync, so the server may
+    /// answer them on its async workers instead of the blocking pool.
+    pub fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Api::ListTable | Api::DescribeTable | Api::GetRow | Api::BatchGetRow | Api::GetRange
+        )
+    }
+
     /// The name as it appears in the URL and in the string to sign.
     pub fn name(self) -> &'static str {
         match self {

@@ -120,18 +120,28 @@ async fn post(
     };
     let catalog = Arc::clone(&state.catalog);
     let instance = verified.instance;
-    // The engine fsyncs: run on the blocking pool, where many writers can wait on one group
-    // commit at once. The guard keeps shutdown from closing the catalog under this call.
-    let outcome = tokio::task::spawn_blocking(move || {
+    // Writes may wait on an fsync: run them on the blocking pool, where many writers can wait
+    // on one group commit at once. Reads are bounded in-memory/mmap work, so they run here and
+    // skip the pool's two thread hand-offs. The guard keeps shutdown from closing the catalog.
+    let outcome: Result<_, String> = if api.is_read_only() {
         let _guard = guard;
-        api::handle(&catalog, api, &instance, &body)
-    })
-    .await;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            api::handle(&catalog, api, &instance, &body)
+        }))
+        .map_err(|_| "panic".to_string())
+    } else {
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            api::handle(&catalog, api, &instance, &body)
+        })
+        .await
+        .map_err(|e| e.to_string())
+    };
     match outcome {
         Ok(Ok(bytes)) => response::build(StatusCode::OK, bytes, request_id, Some(&signer)),
         Ok(Err(err)) => response::error(&err, request_id, Some(&signer)),
-        Err(join_error) => {
-            tracing::error!(request_id, api = api.name(), error = %join_error, "handler panicked");
+        Err(what) => {
+            tracing::error!(request_id, api = api.name(), error = %what, "handler panicked");
             response::error(&OtsError::internal(), request_id, Some(&signer))
         }
     }
