@@ -13,7 +13,12 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Python virtualenv with the official SDK ($VENV)"
 if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+  if ! python3 -m venv "$VENV"; then
+    # Debian's python3 ships venv separately.
+    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  fi
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 
