@@ -8,7 +8,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use parking_lot::{Condvar, Mutex};
+use std::thread::Thread;
+
+use parking_lot::Mutex;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::filename;
@@ -134,16 +136,29 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 struct QueueState<T> {
-    pending: Vec<(u64, T)>,
+    /// Waiting items with their ticket and the thread to wake when the item is done.
+    pending: Vec<(u64, T, Thread)>,
     results: HashMap<u64, Result<u64>>,
     next_ticket: u64,
     leader_busy: bool,
 }
 
+impl<T> QueueState<T> {
+    /// Ends a leader's turn: the thread owning the oldest pending item (if any) must be woken
+    /// so that it leads the next group; everyone else keeps sleeping.
+    fn release_leader(&mut self) -> Option<Thread> {
+        self.leader_busy = false;
+        self.pending.first().map(|(_, _, th)| th.clone())
+    }
+}
+
 /// Group commit: a queue of items committed in groups by one leader at a time.
+///
+/// Wake-ups are per waiter (`Thread::unpark`), not a broadcast: a finished group wakes only
+/// its own members plus the one waiter that must lead the next group, so 64 writers in flight
+/// do not all wake on every commit.
 pub struct CommitQueue<T> {
     state: Mutex<QueueState<T>>,
-    done: Condvar,
 }
 
 impl<T> Default for CommitQueue<T> {
@@ -155,7 +170,6 @@ impl<T> Default for CommitQueue<T> {
                 next_ticket: 0,
                 leader_busy: false,
             }),
-            done: Condvar::new(),
         }
     }
 }
@@ -163,7 +177,7 @@ impl<T> Default for CommitQueue<T> {
 /// Resets the leader flag even if the commit closure panics, so followers do not hang.
 struct LeaderGuard<'a, T> {
     queue: &'a CommitQueue<T>,
-    tickets: Vec<u64>,
+    members: Vec<(u64, Thread)>,
     finished: bool,
 }
 
@@ -173,11 +187,17 @@ impl<T> Drop for LeaderGuard<'_, T> {
             return;
         }
         let mut st = self.queue.state.lock();
-        for t in self.tickets.drain(..) {
-            st.results.insert(t, Err(Error::Poisoned));
+        for (t, _) in &self.members {
+            st.results.insert(*t, Err(Error::Poisoned));
         }
-        st.leader_busy = false;
-        self.queue.done.notify_all();
+        let next = st.release_leader();
+        drop(st);
+        for (_, th) in self.members.drain(..) {
+            th.unpark();
+        }
+        if let Some(th) = next {
+            th.unpark();
+        }
     }
 }
 
@@ -195,13 +215,17 @@ impl<T> CommitQueue<T> {
         let mut st = self.state.lock();
         let ticket = st.next_ticket;
         st.next_ticket += 1;
-        st.pending.push((ticket, item));
+        st.pending.push((ticket, item, std::thread::current()));
         loop {
             if let Some(r) = st.results.remove(&ticket) {
                 return r;
             }
             if st.leader_busy {
-                self.done.wait(&mut st);
+                // Parking after unlocking is race-free: an `unpark` issued in between leaves
+                // a token that makes `park` return at once. Spurious returns just loop.
+                drop(st);
+                std::thread::park();
+                st = self.state.lock();
                 continue;
             }
             let Some(commit) = commit.take() else {
@@ -212,22 +236,38 @@ impl<T> CommitQueue<T> {
             st.leader_busy = true;
             let group = std::mem::take(&mut st.pending);
             drop(st);
-            let (tickets, items): (Vec<u64>, Vec<T>) = group.into_iter().unzip();
+            let mut members = Vec::with_capacity(group.len());
+            let mut items = Vec::with_capacity(group.len());
+            for (t, it, th) in group {
+                members.push((t, th));
+                items.push(it);
+            }
             let mut guard = LeaderGuard {
                 queue: self,
-                tickets,
+                members,
                 finished: false,
             };
             let results = commit(items);
             st = self.state.lock();
             let mut results = results.into_iter();
-            for t in guard.tickets.drain(..) {
+            for (t, _) in &guard.members {
                 st.results
-                    .insert(t, results.next().unwrap_or(Err(Error::Poisoned)));
+                    .insert(*t, results.next().unwrap_or(Err(Error::Poisoned)));
             }
             guard.finished = true;
-            st.leader_busy = false;
-            self.done.notify_all();
+            let next = st.release_leader();
+            let members = std::mem::take(&mut guard.members);
+            drop(st);
+            let me = std::thread::current().id();
+            for (_, th) in members {
+                if th.id() != me {
+                    th.unpark();
+                }
+            }
+            if let Some(th) = next {
+                th.unpark();
+            }
+            st = self.state.lock();
         }
     }
 }
