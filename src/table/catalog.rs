@@ -23,7 +23,8 @@ use crate::error::{ErrorCode, OtsError, OtsResult};
 use crate::table::limits;
 use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::schema::{
-    validate_reserved, CapacityUnits, TableOptions, TableOptionsPatch, TableSchema,
+    validate_reserved, validate_table_name, CapacityUnits, TableOptions, TableOptionsPatch,
+    TableSchema,
 };
 use crate::table::transaction::{self, Transaction};
 use crate::table::Table;
@@ -117,6 +118,15 @@ fn now_us() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The error for a table that is not there: 400 when `name` could never be a table name
+/// (the service checks the name before looking it up), else 404.
+fn missing_table(name: &str) -> OtsError {
+    match validate_table_name(name) {
+        Err(e) => e,
+        Ok(()) => OtsError::table_not_exist(),
+    }
 }
 
 /// Checks that an instance name is safe to use as a folder name.
@@ -282,14 +292,17 @@ impl Catalog {
 
     /// The table `name` of `instance`.
     ///
-    /// Errors: 404 OTSObjectNotExist when it does not exist.
+    /// Errors: 400 OTSParameterInvalid for a malformed name (empty, too long, bad charset),
+    /// else 404 OTSObjectNotExist when it does not exist.
     pub fn table(&self, instance: &str, name: &str) -> OtsResult<Arc<Table>> {
-        self.instances
+        let found = self
+            .instances
             .read()
             .get(instance)
             .and_then(|t| t.get(name))
-            .cloned()
-            .ok_or_else(OtsError::table_not_exist)
+            .cloned();
+        // Names are checked only on a miss: a table that exists has a valid name.
+        found.ok_or_else(|| missing_table(name))
     }
 
     /// Names of `instance`'s tables in ascending order.
@@ -514,8 +527,8 @@ impl Catalog {
             let mut instances = self.instances.write();
             let tables = instances
                 .get_mut(instance)
-                .ok_or_else(OtsError::table_not_exist)?;
-            tables.remove(name).ok_or_else(OtsError::table_not_exist)?
+                .ok_or_else(|| missing_table(name))?;
+            tables.remove(name).ok_or_else(|| missing_table(name))?
         };
         self.transactions
             .lock()
