@@ -224,9 +224,245 @@ mod tests {
         let catalog = Catalog::open(dir.path()).unwrap();
         let e = handle(&catalog, Api::PutRow, "inst", &[0xff, 0xff, 0xff]).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
-        let e = handle(&catalog, Api::ListTable, "../etc", &[]).unwrap_err();
-        assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+        for bad in ["../etc", "", "a/b", &"i".repeat(65)] {
+            let e = handle(&catalog, Api::ListTable, bad, &[]).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::AuthFailed);
+            assert_eq!(e.message, "The instance is not found.");
+        }
         let e = handle(&catalog, Api::CommitTransaction, "inst", &[]).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+    }
+
+    /// Hostile numbers and shapes sent straight to `handle`: each must answer (Ok or an
+    /// OtsError), never panic — debug builds trap integer overflow too.
+    #[test]
+    fn hostile_numbers_and_shapes_never_panic() {
+        use crate::protocol::plainbuffer::CellOp;
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        create(&catalog);
+        let pk = vec![PrimaryKeyColumn::new(
+            "pk",
+            PrimaryKeyValue::String("a".into()),
+        )];
+        let key = plainbuffer::encode_primary_key(&pk);
+        let run = |api: Api, body: Vec<u8>| -> String {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handle(&catalog, api, "inst", &body)
+            })) {
+                Ok(Ok(_)) => "ok".to_string(),
+                Ok(Err(e)) => format!("{} {}", e.code.as_str(), e.message),
+                Err(_) => "PANIC".to_string(),
+            }
+        };
+        let mut report = Vec::new();
+        let row = |cells: Vec<Cell>| {
+            plainbuffer::encode_row(&Row {
+                primary_key: pk.clone(),
+                cells,
+                delete_marker: false,
+            })
+        };
+        // Values near the integer edges, then increments past them.
+        for (start, delta) in [(i64::MAX, 1), (i64::MIN, -1), (i64::MIN, i64::MIN)] {
+            let put = pb::PutRowRequest {
+                table_name: "t".into(),
+                row: row(vec![Cell::put("n", ColumnValue::Integer(start), None)]),
+                ..Default::default()
+            };
+            report.push(("put edge", run(Api::PutRow, put.encode_to_vec())));
+            let inc = pb::UpdateRowRequest {
+                table_name: "t".into(),
+                row_change: row(vec![Cell {
+                    name: "n".into(),
+                    value: Some(ColumnValue::Integer(delta)),
+                    op: Some(CellOp::Increment),
+                    timestamp: None,
+                }]),
+                return_content: Some(pb::ReturnContent {
+                    return_type: Some(pb::ReturnType::RtAfterModify as i32),
+                    return_column_names: vec!["n".into(), "zz".into(), String::new()],
+                }),
+                ..Default::default()
+            };
+            report.push(("increment", run(Api::UpdateRow, inc.encode_to_vec())));
+        }
+        for ts in [i64::MAX, i64::MIN, i64::MAX - 1, -1, 0] {
+            let put = pb::PutRowRequest {
+                table_name: "t".into(),
+                row: row(vec![Cell::put("c", ColumnValue::Integer(1), Some(ts))]),
+                ..Default::default()
+            };
+            report.push(("put ts", run(Api::PutRow, put.encode_to_vec())));
+            let del = pb::UpdateRowRequest {
+                table_name: "t".into(),
+                row_change: row(vec![Cell {
+                    name: "c".into(),
+                    value: None,
+                    op: Some(CellOp::DeleteOneVersion),
+                    timestamp: Some(ts),
+                }]),
+                ..Default::default()
+            };
+            report.push(("delete version", run(Api::UpdateRow, del.encode_to_vec())));
+        }
+        let ranges = [
+            (Some(0), Some(i64::MAX), None),
+            (Some(i64::MAX), Some(i64::MIN), None),
+            (Some(i64::MIN), Some(i64::MAX), None),
+            (None, None, Some(i64::MAX)),
+            (None, None, Some(i64::MIN)),
+            (Some(1), None, None),
+            (Some(1), Some(2), Some(3)),
+        ];
+        for (start_time, end_time, specific_time) in ranges {
+            for max_versions in [None, Some(i32::MAX), Some(i32::MIN), Some(0)] {
+                let get = pb::GetRowRequest {
+                    table_name: "t".into(),
+                    primary_key: key.clone(),
+                    time_range: Some(pb::TimeRange {
+                        start_time,
+                        end_time,
+                        specific_time,
+                    }),
+                    max_versions,
+                    ..Default::default()
+                };
+                report.push(("get time", run(Api::GetRow, get.encode_to_vec())));
+            }
+        }
+        let inf = |v| plainbuffer::encode_primary_key(&[PrimaryKeyColumn::new("pk", v)]);
+        for limit in [
+            None,
+            Some(i32::MAX),
+            Some(i32::MIN),
+            Some(0),
+            Some(-1),
+            Some(1),
+        ] {
+            for direction in [0, 1, 2, -1] {
+                let (s, e) = if direction == 1 {
+                    (PrimaryKeyValue::InfMax, PrimaryKeyValue::InfMin)
+                } else {
+                    (PrimaryKeyValue::InfMin, PrimaryKeyValue::InfMax)
+                };
+                let get = pb::GetRangeRequest {
+                    table_name: "t".into(),
+                    direction,
+                    limit,
+                    max_versions: Some(i32::MAX),
+                    inclusive_start_primary_key: inf(s),
+                    exclusive_end_primary_key: inf(e),
+                    start_column: Some("z".into()),
+                    end_column: Some("a".into()),
+                    ..Default::default()
+                };
+                report.push(("range", run(Api::GetRange, get.encode_to_vec())));
+            }
+        }
+        let pagination = |offset: i32, limit: i32| {
+            pb::Filter {
+                r#type: pb::FilterType::FtColumnPagination as i32,
+                filter: pb::ColumnPaginationFilter { offset, limit }.encode_to_vec(),
+            }
+            .encode_to_vec()
+        };
+        for (offset, limit) in [(i32::MAX, i32::MAX), (i32::MIN, 1), (0, i32::MIN), (1, 0)] {
+            let get = pb::GetRowRequest {
+                table_name: "t".into(),
+                primary_key: key.clone(),
+                max_versions: Some(1),
+                filter: Some(pagination(offset, limit)),
+                ..Default::default()
+            };
+            report.push(("pagination", run(Api::GetRow, get.encode_to_vec())));
+        }
+        // Filters nested past any sane depth, and a comparison without an operand.
+        let mut nested = pagination(0, 1);
+        for _ in 0..40 {
+            nested = pb::Filter {
+                r#type: pb::FilterType::FtCompositeColumnValue as i32,
+                filter: pb::CompositeColumnValueFilter {
+                    combinator: pb::LogicalOperator::LoNot as i32,
+                    sub_filters: vec![pb::Filter::decode(&nested[..]).unwrap()],
+                }
+                .encode_to_vec(),
+            }
+            .encode_to_vec();
+        }
+        let no_operand = pb::Filter {
+            r#type: pb::FilterType::FtSingleColumnValue as i32,
+            filter: pb::SingleColumnValueFilter {
+                comparator: pb::ComparatorType::CtEqual as i32,
+                column_name: "n".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        }
+        .encode_to_vec();
+        for filter in [nested, no_operand, vec![0xff; 3]] {
+            let get = pb::GetRowRequest {
+                table_name: "t".into(),
+                primary_key: key.clone(),
+                max_versions: Some(1),
+                filter: Some(filter),
+                ..Default::default()
+            };
+            report.push(("filter", run(Api::GetRow, get.encode_to_vec())));
+        }
+        for split_size in [i64::MIN, 0, i64::MAX] {
+            let req = pb::ComputeSplitPointsBySizeRequest {
+                table_name: "t".into(),
+                split_size,
+                ..Default::default()
+            };
+            report.push((
+                "split",
+                run(Api::ComputeSplitPointsBySize, req.encode_to_vec()),
+            ));
+        }
+        for (ttl, versions, deviation, cu) in [
+            (i32::MIN, i32::MIN, i64::MIN, i32::MIN),
+            (i32::MAX, i32::MAX, i64::MAX, i32::MAX),
+        ] {
+            let req = pb::UpdateTableRequest {
+                table_name: "t".into(),
+                table_options: Some(pb::TableOptions {
+                    time_to_live: Some(ttl),
+                    max_versions: Some(versions),
+                    deviation_cell_version_in_sec: Some(deviation),
+                    ..Default::default()
+                }),
+                reserved_throughput: Some(pb::ReservedThroughput {
+                    capacity_unit: pb::CapacityUnit {
+                        read: Some(cu),
+                        write: Some(cu),
+                    },
+                }),
+                ..Default::default()
+            };
+            report.push(("update table", run(Api::UpdateTable, req.encode_to_vec())));
+        }
+        for key in [
+            inf(PrimaryKeyValue::InfMin),
+            inf(PrimaryKeyValue::AutoIncrement),
+            vec![],
+            key.clone(),
+        ] {
+            let req = pb::StartLocalTransactionRequest {
+                table_name: "t".into(),
+                key,
+            };
+            report.push(("txn", run(Api::StartLocalTransaction, req.encode_to_vec())));
+        }
+        let panics: Vec<_> = report.iter().filter(|(_, r)| r == "PANIC").collect();
+        assert!(panics.is_empty(), "panicked: {panics:?}");
+        // Every rejection is a 400, never a 500 or another status.
+        for (what, r) in &report {
+            assert!(
+                r == "ok" || r.starts_with("OTSParameterInvalid"),
+                "{what}: {r}"
+            );
+        }
     }
 }

@@ -130,6 +130,9 @@ fn missing_table(name: &str) -> OtsError {
 }
 
 /// Checks that an instance name is safe to use as a folder name.
+///
+/// Errors: 403 OTSAuthFailed "The instance is not found." (the service's answer for an
+/// instance it does not have): a name that cannot be a folder can never be created.
 pub fn validate_instance_name(instance: &str) -> OtsResult<()> {
     let ok = !instance.is_empty()
         && instance.len() <= 64
@@ -140,9 +143,8 @@ pub fn validate_instance_name(instance: &str) -> OtsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(OtsError::param(format!(
-            "Invalid instance name: '{instance}'."
-        )))
+        tracing::debug!(instance, "malformed instance name");
+        Err(OtsError::auth("The instance is not found."))
     }
 }
 
