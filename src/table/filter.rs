@@ -130,6 +130,11 @@ impl Filter {
         Ok(())
     }
 
+    /// True for a ColumnPaginationFilter (it pages columns instead of choosing rows).
+    pub fn is_pagination(&self) -> bool {
+        matches!(self, Filter::Pagination { .. })
+    }
+
     /// Whether `row` (`None`: the row does not exist) passes the filter. Pagination passes.
     pub fn matches(&self, row: Option<&RowData>) -> bool {
         match self {

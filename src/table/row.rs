@@ -244,8 +244,9 @@ impl ReadSpec {
             TimeRange::Specific(ts) => (ts, ts.saturating_add(1)),
         });
         let columns = match self.attribute_columns(schema) {
-            // A filter is evaluated against the whole row; projection comes after it.
-            _ if self.filter.is_some() => None,
+            // A value filter is evaluated against the whole row; projection comes after it.
+            // A pagination filter pages the projected columns, so projection can go first.
+            _ if self.filter.as_ref().is_some_and(|f| !f.is_pagination()) => None,
             // Only PK names asked for: read everything to learn whether the row exists.
             Some(attrs) if !attrs.is_empty() => {
                 Some(attrs.into_iter().map(String::into_bytes).collect())
@@ -265,23 +266,32 @@ impl ReadSpec {
         }
     }
 
-    /// Shapes a read row for the response: `None` when columns_to_get named attributes and
-    /// the row has none of them; attribute columns dropped when only PK names were asked.
+    /// Shapes a read row for the response: `None` when a value filter drops it or when
+    /// columns_to_get named attributes and the row has none of them; attribute columns
+    /// dropped when only PK names were asked. A value filter sees the whole row before
+    /// projection; a pagination filter pages the projected columns.
     pub fn project(&self, schema: &TableSchema, row: RowData) -> Option<RowData> {
-        let mut row = match &self.filter {
+        let (value_filter, pagination) = match &self.filter {
+            Some(f) if f.is_pagination() => (None, Some(f)),
+            other => (other.as_ref(), None),
+        };
+        let mut row = match value_filter {
             Some(filter) => filter.apply(row)?,
             None => row,
         };
         match self.attribute_columns(schema) {
-            None => Some(row),
-            Some(attrs) if attrs.is_empty() => {
-                row.columns.clear();
-                Some(row)
-            }
+            None => {}
+            Some(attrs) if attrs.is_empty() => row.columns.clear(),
             Some(attrs) => {
                 row.columns.retain(|c| attrs.contains(&c.name));
-                (!row.columns.is_empty()).then_some(row)
+                if row.columns.is_empty() {
+                    return None;
+                }
             }
+        }
+        match pagination {
+            Some(pager) => pager.apply(row),
+            None => Some(row),
         }
     }
 }
@@ -388,5 +398,36 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(all.project(&schema(), row.clone()), Some(row));
+    }
+
+    #[test]
+    fn pagination_pages_the_columns_to_get_not_the_whole_row() {
+        let col = |name: &str| Column {
+            name: name.into(),
+            versions: vec![Version {
+                timestamp_ms: 1,
+                value: Value::Integer(1),
+            }],
+        };
+        let row = RowData {
+            primary_key: vec![("id".into(), PkValue::Integer(1))],
+            columns: ["a", "b", "c", "d"].into_iter().map(col).collect(),
+        };
+        let spec = ReadSpec {
+            columns_to_get: vec!["c".into(), "d".into()],
+            max_versions: Some(1),
+            filter: Some(Filter::Pagination {
+                offset: 1,
+                limit: 1,
+            }),
+            ..Default::default()
+        };
+        let names = |r: RowData| r.columns.into_iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(spec.project(&schema(), row).unwrap()), vec!["d"]);
+        // The engine may then read only the requested columns.
+        assert_eq!(
+            spec.read_options(&schema()).columns,
+            Some(vec![b"c".to_vec(), b"d".to_vec()])
+        );
     }
 }

@@ -289,6 +289,19 @@ def test_column_pagination_pages_a_wide_row(client, simple_table, pagination_enc
     assert row.attribute_columns == []
 
 
+def test_column_pagination_pages_the_columns_to_get(client, simple_table, pagination_encoder):
+    client.put_row(simple_table, Row(PK, [(f"c{i}", i) for i in range(5)]))
+    _, row, _ = client.get_row(
+        simple_table, PK, columns_to_get=["c3", "c4", "c1"], column_filter=_Pagination(1, 1), max_version=1
+    )
+    assert [c[0] for c in row.attribute_columns] == ["c3"]
+    _, _, rows, _ = client.get_range(
+        simple_table, Direction.FORWARD, *FULL_RANGE, columns_to_get=["c2", "c4"],
+        column_filter=_Pagination(1, 5), max_version=1,
+    )
+    assert [[c[0] for c in r.attribute_columns] for r in rows] == [["c4"]]
+
+
 @pytest.mark.parametrize("offset,limit", [(-1, 1), (0, 0), (0, -1), (-(2**31), -(2**31))])
 def test_column_pagination_with_negative_offset_or_limit_is_rejected(
     client, simple_table, pagination_encoder, offset, limit
