@@ -1,6 +1,6 @@
 //! The HTTP edge beyond authentication, over raw HTTP against the real binary: health,
-//! method and route checks, the body cap (declared and chunked), garbage bodies, and a
-//! clean exit on SIGTERM.
+//! method and route checks, the body cap (declared and chunked), garbage bodies, corrupt
+//! PlainBuffer rows and extreme read parameters, and a clean exit on SIGTERM.
 
 mod common;
 
@@ -9,6 +9,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{Framing, RawRequest, TestServer};
+use otsd::protocol::pb;
+use otsd::protocol::plainbuffer::{
+    self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+};
+use prost::Message;
 
 const FIVE_MIB: usize = 5 * 1024 * 1024;
 
@@ -206,4 +211,139 @@ fn sigterm_closes_idle_keep_alive_connections() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Creates table `t` keyed by one STRING column `pk` over raw HTTP.
+fn create_string_table(server: &TestServer) {
+    let request = pb::CreateTableRequest {
+        table_meta: pb::TableMeta {
+            table_name: "t".into(),
+            primary_key: vec![pb::PrimaryKeySchema {
+                name: "pk".into(),
+                r#type: pb::PrimaryKeyType::String as i32,
+                option: None,
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let response = server.signed_request("CreateTable", &request.encode_to_vec());
+    assert_eq!(response.status, 200, "{:?}", response.error());
+}
+
+/// Every truncation and every single-byte flip of a PlainBuffer row is answered with a
+/// 200 (a flip the format cannot see, such as in the ignored value prefix) or a 400,
+/// never a 500 or a dropped connection.
+#[test]
+fn truncated_and_flipped_plainbuffer_rows_answer_400_and_the_server_stays_up() {
+    let server = TestServer::start();
+    create_string_table(&server);
+    let row = plainbuffer::encode_row(&Row {
+        primary_key: vec![PrimaryKeyColumn::new(
+            "pk",
+            PrimaryKeyValue::String("key".into()),
+        )],
+        cells: vec![
+            Cell::put("a", ColumnValue::Integer(7), None),
+            Cell::put("b", ColumnValue::String("text".into()), None),
+        ],
+        delete_marker: false,
+    });
+    let mut variants: Vec<Vec<u8>> = (0..row.len()).map(|n| row[..n].to_vec()).collect();
+    for i in 0..row.len() {
+        let mut flipped = row.clone();
+        flipped[i] ^= 0x5a;
+        variants.push(flipped);
+    }
+    for bytes in variants {
+        let put = pb::PutRowRequest {
+            table_name: "t".into(),
+            row: bytes.clone(),
+            ..Default::default()
+        };
+        let response = server.signed_request("PutRow", &put.encode_to_vec());
+        if response.status != 200 {
+            assert_eq!(response.status, 400, "{bytes:02x?}: {:?}", response.error());
+            let code = response.error().0;
+            assert!(
+                code == "OTSParameterInvalid" || code == "OTSInvalidPK",
+                "{bytes:02x?}: {code}"
+            );
+        }
+    }
+    assert_eq!(
+        server.send(&RawRequest::new("GET", "/health", b"")).status,
+        200
+    );
+}
+
+/// Numbers at the edges of their types in read requests: each is a 400 with the
+/// documented message or a normal answer, never a crash (debug builds trap overflow).
+#[test]
+fn extreme_read_parameters_answer_400_or_200() {
+    let server = TestServer::start();
+    create_string_table(&server);
+    let bound = |v| plainbuffer::encode_primary_key(&[PrimaryKeyColumn::new("pk", v)]);
+    let range = |limit, max_versions, filter| pb::GetRangeRequest {
+        table_name: "t".into(),
+        direction: pb::Direction::Forward as i32,
+        limit,
+        max_versions,
+        filter,
+        inclusive_start_primary_key: bound(PrimaryKeyValue::InfMin),
+        exclusive_end_primary_key: bound(PrimaryKeyValue::InfMax),
+        ..Default::default()
+    };
+    for limit in [0, -1, i32::MIN] {
+        server
+            .signed_request(
+                "GetRange",
+                &range(Some(limit), Some(1), None).encode_to_vec(),
+            )
+            .assert_error(
+                400,
+                "OTSParameterInvalid",
+                "The limit must be greater than 0.",
+            );
+    }
+    let response = server.signed_request(
+        "GetRange",
+        &range(Some(i32::MAX), Some(i32::MAX), None).encode_to_vec(),
+    );
+    assert_eq!(response.status, 200, "{:?}", response.error());
+    for max_versions in [0, -5, i32::MIN] {
+        let response = server.signed_request(
+            "GetRange",
+            &range(None, Some(max_versions), None).encode_to_vec(),
+        );
+        assert_eq!(response.status, 400);
+        assert_eq!(response.error().0, "OTSParameterInvalid");
+    }
+    for (offset, limit) in [(-1, 1), (0, 0), (0, -1), (i32::MIN, i32::MIN)] {
+        let filter = pb::Filter {
+            r#type: pb::FilterType::FtColumnPagination as i32,
+            filter: pb::ColumnPaginationFilter { offset, limit }.encode_to_vec(),
+        };
+        let response = server.signed_request(
+            "GetRange",
+            &range(None, Some(1), Some(filter.encode_to_vec())).encode_to_vec(),
+        );
+        assert_eq!(response.status, 400, "{offset} {limit}");
+        assert_eq!(response.error().0, "OTSParameterInvalid");
+    }
+    for (start_time, end_time) in [(10, 5), (5, 5), (-1, 5), (i64::MIN, i64::MAX)] {
+        let get = pb::GetRowRequest {
+            table_name: "t".into(),
+            primary_key: bound(PrimaryKeyValue::String("k".into())),
+            time_range: Some(pb::TimeRange {
+                start_time: Some(start_time),
+                end_time: Some(end_time),
+                specific_time: None,
+            }),
+            ..Default::default()
+        };
+        let response = server.signed_request("GetRow", &get.encode_to_vec());
+        assert_eq!(response.status, 400, "{start_time}..{end_time}");
+        assert_eq!(response.error().0, "OTSParameterInvalid");
+    }
 }
