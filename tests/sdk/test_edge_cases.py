@@ -7,12 +7,16 @@ import tablestore
 from tablestore import (
     INF_MAX,
     INF_MIN,
+    LogicalOperator,
     BatchGetRowRequest,
     BatchWriteRowRequest,
+    ComparatorType,
+    CompositeColumnCondition,
     Condition,
     Direction,
     PutRowItem,
     Row,
+    SingleColumnCondition,
     TableInBatchGetRowItem,
     TableInBatchWriteRowItem,
 )
@@ -319,3 +323,54 @@ def test_column_pagination_as_a_write_condition_is_rejected(client, simple_table
         lambda: client.put_row(simple_table, Row(PK, [("a", 1)]), Condition("IGNORE", _Pagination(0, 1))),
         400, "OTSParameterInvalid",
     )
+
+
+# ---- filters and update shapes ----------------------------------------------------------
+
+
+def _eq(column, value):
+    return SingleColumnCondition(column, value, ComparatorType.EQUAL)
+
+
+def test_more_than_10_conditions_is_rejected(client, simple_table):
+    many = CompositeColumnCondition(LogicalOperator.OR)
+    for i in range(11):
+        many.add_sub_condition(_eq("a", i))
+    _raises(lambda: client.get_row(simple_table, PK, column_filter=many, max_version=1), 400, "OTSParameterInvalid")
+    _raises(
+        lambda: client.put_row(simple_table, Row(PK, [("a", 1)]), Condition("IGNORE", many)),
+        400, "OTSParameterInvalid",
+    )
+
+
+def test_composite_operand_counts_are_checked(client, simple_table):
+    not_two = CompositeColumnCondition(LogicalOperator.NOT)
+    not_two.add_sub_condition(_eq("a", 1))
+    not_two.add_sub_condition(_eq("a", 2))
+    and_one = CompositeColumnCondition(LogicalOperator.AND)
+    and_one.add_sub_condition(_eq("a", 1))
+    for bad in (not_two, and_one):
+        _raises(lambda: client.get_row(simple_table, PK, column_filter=bad, max_version=1), 400, "OTSParameterInvalid")
+
+
+def test_same_column_twice_in_update_row_is_rejected(client, simple_table):
+    _raises(
+        lambda: client.update_row(
+            simple_table, Row(PK, {"put": [("a", 1)], "increment": [("a", 1)]}), Condition("IGNORE")
+        ),
+        400, "OTSParameterInvalid",
+    )
+    _, row, _ = client.get_row(simple_table, PK, max_version=1)
+    assert row is None
+
+
+def test_non_integer_increment_is_rejected(client, simple_table):
+    _raises(
+        lambda: client.update_row(simple_table, Row(PK, {"increment": [("n", "1")]}), Condition("IGNORE")),
+        400, "OTSParameterInvalid",
+    )
+
+
+@pytest.mark.parametrize("cu", [(-1, 0), (0, 100001), (-(2**31), 2**31 - 1)])
+def test_reserved_throughput_out_of_range_is_rejected(client, table_name, cu):
+    _raises(lambda: create_table(client, table_name, [("k", "STRING")], cu=cu), 400, "OTSParameterInvalid")
