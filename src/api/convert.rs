@@ -246,6 +246,12 @@ fn decode_filter(bytes: &[u8], depth: usize) -> OtsResult<Filter> {
         Ok(pb::FilterType::FtSingleColumnValue) => {
             let s = pb::SingleColumnValueFilter::decode(&f.filter[..])
                 .map_err(|_| OtsError::param("Deserialize relation filter failed."))?;
+            // A regex rule changes what is compared; ignoring it would answer wrongly.
+            if s.value_trans_rule.is_some() {
+                return Err(OtsError::param(
+                    "SingleColumnValueFilter with a value transfer rule (regex) is not supported.",
+                ));
+            }
             let comparator = match pb::ComparatorType::try_from(s.comparator) {
                 Ok(pb::ComparatorType::CtEqual) => Comparator::Equal,
                 Ok(pb::ComparatorType::CtNotEqual) => Comparator::NotEqual,

@@ -10,13 +10,16 @@ from tablestore import (
     LogicalOperator,
     BatchGetRowRequest,
     BatchWriteRowRequest,
+    CastType,
     ComparatorType,
     CompositeColumnCondition,
     Condition,
     Direction,
     PutRowItem,
+    RegexRule,
     Row,
     SingleColumnCondition,
+    SingleColumnRegexCondition,
     TableInBatchGetRowItem,
     TableInBatchWriteRowItem,
 )
@@ -374,3 +377,12 @@ def test_non_integer_increment_is_rejected(client, simple_table):
 @pytest.mark.parametrize("cu", [(-1, 0), (0, 100001), (-(2**31), 2**31 - 1)])
 def test_reserved_throughput_out_of_range_is_rejected(client, table_name, cu):
     _raises(lambda: create_table(client, table_name, [("k", "STRING")], cu=cu), 400, "OTSParameterInvalid")
+
+
+def test_regex_condition_is_refused_rather_than_ignored(client, simple_table):
+    """otsd does not evaluate regex rules; comparing the raw value instead would be wrong."""
+    client.put_row(simple_table, Row(PK, [("s", "id:42")]))
+    regex = SingleColumnRegexCondition(
+        "s", ComparatorType.EQUAL, 42, RegexRule("id:(\\d+)", CastType.VT_INTEGER)
+    )
+    _raises(lambda: client.get_row(simple_table, PK, column_filter=regex, max_version=1), 400, "OTSParameterInvalid")
