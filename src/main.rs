@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: the request path allocates many small, short-lived
+/// buffers, and glibc spent a fifth of server CPU on them (consolidating free lists).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Tablestore-compatible server on its own LSM storage engine.
 #[derive(Debug, Parser)]
 #[command(name = "otsd", version, about)]

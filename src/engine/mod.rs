@@ -489,6 +489,25 @@ impl Engine {
             .submit(batch, |group| inner.commit_group(group))
     }
 
+    /// Applies each of `batches` atomically on its own, all in one commit group (one WAL
+    /// append and one fsync); returns one result per batch, in order. A batch that fails
+    /// validation fails alone.
+    ///
+    /// Errors (per batch): as `write`.
+    pub fn write_many(&self, batches: Vec<WriteBatch>) -> Vec<Result<SeqNo>> {
+        let refuse = |e: Error| batches.iter().map(|_| Err(clone_error(&e))).collect();
+        if let Err(e) = self.inner.check_open() {
+            return refuse(e);
+        }
+        if self.inner.poisoned.load(Ordering::Acquire) {
+            return refuse(Error::Poisoned);
+        }
+        let inner = &self.inner;
+        inner
+            .commit
+            .submit_many(batches, |group| inner.commit_group(group))
+    }
+
     /// The seqno a read started now would see.
     pub fn snapshot_seqno(&self) -> SeqNo {
         self.inner.visible_seqno.load(Ordering::Acquire)

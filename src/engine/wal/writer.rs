@@ -211,14 +211,37 @@ impl<T> CommitQueue<T> {
     /// becomes the leader, `commit` runs with the whole group (in queue order, this item
     /// included) and must return one result per item, in the same order.
     pub fn submit(&self, item: T, commit: impl FnOnce(Vec<T>) -> Vec<Result<u64>>) -> Result<u64> {
+        self.submit_many(vec![item], commit)
+            .pop()
+            .unwrap_or(Err(Error::Poisoned))
+    }
+
+    /// Enqueues `items` together (they always land in the same group, in order) and returns
+    /// their results, one per item. Lets one caller commit many independent items with one
+    /// WAL append and one fsync.
+    pub fn submit_many(
+        &self,
+        items: Vec<T>,
+        commit: impl FnOnce(Vec<T>) -> Vec<Result<u64>>,
+    ) -> Vec<Result<u64>> {
+        if items.is_empty() {
+            return Vec::new();
+        }
         let mut commit = Some(commit);
         let mut st = self.state.lock();
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.pending.push((ticket, item, std::thread::current()));
+        let first = st.next_ticket;
+        let count = items.len() as u64;
+        st.next_ticket += count;
+        let me = std::thread::current();
+        for (i, item) in items.into_iter().enumerate() {
+            st.pending.push((first + i as u64, item, me.clone()));
+        }
         loop {
-            if let Some(r) = st.results.remove(&ticket) {
-                return r;
+            // All of this caller's items were taken by one leader, so they finish together.
+            if st.results.contains_key(&first) {
+                return (first..first + count)
+                    .map(|t| st.results.remove(&t).unwrap_or(Err(Error::Poisoned)))
+                    .collect();
             }
             if st.leader_busy {
                 // Parking after unlocking is race-free: an `unpark` issued in between leaves
@@ -229,9 +252,9 @@ impl<T> CommitQueue<T> {
                 continue;
             }
             let Some(commit) = commit.take() else {
-                // Unreachable by construction (a caller leads at most once, and its own item
-                // is always in the group it leads); fail safe rather than spin.
-                return Err(Error::Poisoned);
+                // Unreachable by construction (a caller leads at most once, and its own items
+                // are always in the group it leads); fail safe rather than spin.
+                return (0..count).map(|_| Err(Error::Poisoned)).collect();
             };
             st.leader_busy = true;
             let group = std::mem::take(&mut st.pending);
@@ -258,17 +281,25 @@ impl<T> CommitQueue<T> {
             let next = st.release_leader();
             let members = std::mem::take(&mut guard.members);
             drop(st);
-            let me = std::thread::current().id();
-            for (_, th) in members {
-                if th.id() != me {
-                    th.unpark();
-                }
-            }
-            if let Some(th) = next {
-                th.unpark();
-            }
+            wake(members, next, me.id());
             st = self.state.lock();
         }
+    }
+}
+
+/// Wakes each distinct member thread of a finished group once (except the leader itself),
+/// then the thread that must lead the next group.
+fn wake(members: Vec<(u64, Thread)>, next: Option<Thread>, leader: std::thread::ThreadId) {
+    let mut last = None;
+    for (_, th) in members {
+        // A caller's items are adjacent in the queue: one unpark per run is enough.
+        if th.id() != leader && last != Some(th.id()) {
+            last = Some(th.id());
+            th.unpark();
+        }
+    }
+    if let Some(th) = next {
+        th.unpark();
     }
 }
 
@@ -361,6 +392,34 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (1..=1600).collect::<Vec<_>>());
         assert!(groups.load(Ordering::Relaxed) <= 1600);
+    }
+
+    #[test]
+    fn submit_many_commits_its_items_in_one_group_in_order() {
+        let q = Arc::new(CommitQueue::<u64>::new());
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let q = Arc::clone(&q);
+                std::thread::spawn(move || {
+                    for round in 0..100u64 {
+                        let items: Vec<u64> =
+                            (0..10).map(|i| t * 1_000_000 + round * 10 + i).collect();
+                        let results = q.submit_many(items.clone(), |group| {
+                            // A caller's items are adjacent and in order within the group.
+                            let at = group.iter().position(|x| *x == items[0]).unwrap();
+                            assert_eq!(&group[at..at + items.len()], items.as_slice());
+                            group.iter().map(|x| Ok(x * 2)).collect()
+                        });
+                        let got: Vec<u64> = results.into_iter().map(|r| r.unwrap()).collect();
+                        assert_eq!(got, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(q.submit_many(Vec::new(), |_| unreachable!()).is_empty());
     }
 
     #[test]
