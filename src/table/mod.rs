@@ -8,6 +8,7 @@ pub mod filter;
 pub mod limits;
 pub mod read;
 pub mod row;
+pub mod row_lock;
 pub mod schema;
 pub mod transaction;
 pub mod value;
@@ -18,17 +19,16 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::engine::Engine;
 use crate::error::OtsResult;
+use row_lock::{RowGuard, RowLocks};
 use transaction::Transaction;
 
 pub use catalog::{Catalog, TableMeta};
 pub use schema::{TableOptions, TableSchema};
 
-/// Row-lock stripes per table: enough that unrelated rows rarely share one.
-const ROW_LOCK_STRIPES: usize = 1024;
 /// Partition gates per table: writers outside transactions share a gate, a transaction's
 /// start and commit take it exclusively.
 const PARTITION_GATE_STRIPES: usize = 256;
@@ -46,7 +46,7 @@ pub struct Table {
     schema: TableSchema,
     meta: RwLock<TableMeta>,
     engine: Engine,
-    row_locks: Box<[Mutex<()>]>,
+    row_locks: RowLocks,
     partition_gates: Box<[RwLock<()>]>,
     // Encoded partition key -> the transaction holding it.
     held: Mutex<HashMap<Vec<u8>, Arc<Transaction>>>,
@@ -55,14 +55,13 @@ pub struct Table {
 impl Table {
     /// Wraps an opened engine with its meta.
     pub fn new(instance: String, dir: PathBuf, meta: TableMeta, engine: Engine) -> Table {
-        let row_locks = (0..ROW_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         Table {
             instance,
             dir,
             schema: meta.schema.clone(),
             meta: RwLock::new(meta),
             engine,
-            row_locks,
+            row_locks: RowLocks::default(),
             partition_gates: (0..PARTITION_GATE_STRIPES)
                 .map(|_| RwLock::new(()))
                 .collect(),
@@ -105,14 +104,9 @@ impl Table {
         &self.engine
     }
 
-    /// Locks the stripe of `row_key` (an encoded row key) for a check-and-write.
-    pub fn lock_row(&self, row_key: &[u8]) -> MutexGuard<'_, ()> {
-        let index = stripe(row_key, ROW_LOCK_STRIPES);
-        // The modulo keeps the index in range; `get` keeps it panic-free regardless.
-        match self.row_locks.get(index) {
-            Some(lock) => lock.lock(),
-            None => self.row_locks[0].lock(),
-        }
+    /// Locks `row_key` (an encoded row key) for a check-and-write.
+    pub fn lock_row(&self, row_key: &[u8]) -> RowGuard<'_> {
+        self.row_locks.lock(row_key)
     }
 
     fn gate(&self, partition_key: &[u8]) -> &RwLock<()> {

@@ -2,7 +2,7 @@
 //! auto-increment resolution, the existence check under the row's lock, and one atomic
 //! `WriteBatch` per row.
 
-use parking_lot::{MutexGuard, RwLockReadGuard};
+use parking_lot::RwLockReadGuard;
 
 use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
 use crate::error::{OtsError, OtsResult};
@@ -13,7 +13,7 @@ use crate::table::row::{pk_len, ColumnChange, PrimaryKey, RowData};
 use crate::table::schema::{validate_column_name, validate_pk, PkInput, PkUse, TableOptions};
 use crate::table::transaction::{partition_key, TxnSession};
 use crate::table::value::Value;
-use crate::table::{stripe, transaction, Table, PARTITION_GATE_STRIPES, ROW_LOCK_STRIPES};
+use crate::table::{stripe, transaction, Table, PARTITION_GATE_STRIPES};
 
 /// What a write returns besides its capacity (ReturnContent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -402,7 +402,7 @@ impl Table {
 
     /// Writes rows with distinct keys in one commit group.
     ///
-    /// Locks are taken in one global order (partition gates, then row-lock stripes, each
+    /// Locks are taken in one global order (partition gates, then row keys, each
     /// sorted) so that concurrent batches cannot deadlock. A row whose key was just generated
     /// by auto-increment needs no row lock: no other writer can know that key yet.
     fn write_run(
@@ -414,7 +414,9 @@ impl Table {
             .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
             .collect();
         let _gates = self.read_gates(&partitions);
-        let _locks = self.lock_rows(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
+        let _locks = self
+            .row_locks
+            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
         let mut batches = Vec::with_capacity(run.len());
         let staged: Vec<OtsResult<Consumed>> = run
             .iter()
@@ -451,18 +453,6 @@ impl Table {
             .into_iter()
             .filter_map(|i| self.partition_gates.get(i))
             .map(|gate| gate.read())
-            .collect()
-    }
-
-    /// The row-lock stripes of `row_keys`, in stripe order, each stripe once.
-    fn lock_rows<'k>(&self, row_keys: impl Iterator<Item = &'k [u8]>) -> Vec<MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = row_keys.map(|k| stripe(k, ROW_LOCK_STRIPES)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        stripes
-            .into_iter()
-            .filter_map(|i| self.row_locks.get(i))
-            .map(|lock| lock.lock())
             .collect()
     }
 
