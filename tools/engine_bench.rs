@@ -19,6 +19,10 @@ use otsd::engine::{
 };
 use rand::{Rng, SeedableRng};
 
+/// The allocator `otsd serve` runs with, so the engine is measured as it is served.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug, Clone)]
 #[command(about = "db_bench-style benchmarks of the otsd storage engine")]
 struct Flags {
