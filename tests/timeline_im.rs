@@ -196,7 +196,12 @@ fn read_expansion_conversations_are_merged_into_sync() {
 fn a_retried_send_delivers_once_even_after_a_crash_between_steps() {
     let server = common::TestServer::start();
     runtime().block_on(async {
-        let tl = timeline(&server, TimelineConfig::with_prefix("t3"));
+        // A crashed attempt's claim is taken over at once (no lease to wait out).
+        let config = TimelineConfig {
+            claim_lease_ms: 0,
+            ..TimelineConfig::with_prefix("t3")
+        };
+        let tl = timeline(&server, config);
         tl.prepare_tables().await.expect("tables");
         let members = users(&["a", "b", "c", "d"]);
         let conv = tl
@@ -337,5 +342,45 @@ fn sync_skips_queue_rows_expired_by_ttl() {
         tokio::time::sleep(Duration::from_millis(3_500)).await;
         let after = drain(&tl, "u", &mut Checkpoint::default(), 10).await;
         assert_eq!(texts(&after), ["new"]);
+    });
+}
+
+#[test]
+fn a_retry_racing_an_unfinished_send_waits_and_only_one_retry_takes_over() {
+    let server = common::TestServer::start();
+    runtime().block_on(async {
+        let tl = timeline(&server, TimelineConfig::with_prefix("t9"));
+        tl.prepare_tables().await.expect("tables");
+        let members = users(&["a", "b"]);
+        let conv = tl
+            .create_conversation("g", &members, None)
+            .await
+            .expect("conversation");
+
+        // The first attempt claimed the id and is still running: a retry must not store.
+        let otsd::timeline::meta::Claim::Won { claimed_ms } =
+            tl.claim("g", "slow").await.expect("claim")
+        else {
+            panic!("first claim must win");
+        };
+        let e = tl
+            .send(&conv, "a", &text("slow"), "slow")
+            .await
+            .expect_err("inside the lease");
+        assert!(
+            matches!(e, otsd::timeline::TimelineError::InProgress { .. }),
+            "{e}"
+        );
+        assert!(tl.history("g", None, 10).await.expect("history").is_empty());
+
+        // Past the lease, of two retries that read the same claim exactly one takes it over.
+        assert!(tl
+            .take_over_claim("g", "slow", claimed_ms)
+            .await
+            .expect("take over"));
+        assert!(!tl
+            .take_over_claim("g", "slow", claimed_ms)
+            .await
+            .expect("second taker"));
     });
 }

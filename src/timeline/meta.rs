@@ -5,7 +5,10 @@
 use super::{now_ms, Conversation, Mode, Result, RowView, Timeline, TimelineError};
 use crate::client::{Condition, RowWrite};
 use crate::protocol::pb;
-use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
+use crate::protocol::plainbuffer::{
+    encode_value, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+};
+use prost::Message as _;
 
 /// First primary-key column of the meta table.
 pub const PK_ID: &str = "id";
@@ -255,6 +258,49 @@ impl Timeline {
     ///
     /// # Errors
     /// A request failed.
+    /// Takes over the unfinished claim of `(conv, client_msg_id)` that was read with
+    /// `seen_claimed_ms`: a conditional UpdateRow setting a newer `claimed_ms`, which succeeds
+    /// for exactly one of several racing callers. Returns whether this caller won.
+    ///
+    /// # Errors
+    /// A failed request (a lost race is `Ok(false)`, not an error).
+    pub async fn take_over_claim(
+        &self,
+        conv: &str,
+        client_msg_id: &str,
+        seen_claimed_ms: i64,
+    ) -> Result<bool> {
+        // Strictly newer, so that a second taker holding the old value always loses.
+        let claimed_ms = now_ms().max(seen_claimed_ms.saturating_add(1));
+        let row = Row {
+            primary_key: dedup_pk(conv, client_msg_id),
+            cells: vec![Cell::put(
+                COL_CLAIMED_MS,
+                ColumnValue::Integer(claimed_ms),
+                None,
+            )],
+            delete_marker: false,
+        };
+        let condition = Condition {
+            row_existence: pb::RowExistenceExpectation::ExpectExist,
+            column_condition: Some(integer_equals(COL_CLAIMED_MS, seen_claimed_ms)),
+        };
+        match self
+            .client
+            .update(
+                &self.config.meta_table,
+                &row,
+                condition,
+                pb::ReturnType::RtNone,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_condition_check_fail() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn record_send(
         &self,
         conv: &str,
@@ -285,6 +331,24 @@ impl Timeline {
             .await?;
         Ok(())
     }
+}
+
+/// A serialized column condition: `column == value` on the newest version, failing when the
+/// column is missing.
+fn integer_equals(column: &str, value: i64) -> Vec<u8> {
+    let single = pb::SingleColumnValueFilter {
+        comparator: pb::ComparatorType::CtEqual as i32,
+        column_name: column.to_string(),
+        column_value: encode_value(&ColumnValue::Integer(value)),
+        filter_if_missing: true,
+        latest_version_only: true,
+        value_trans_rule: None,
+    };
+    pb::Filter {
+        r#type: pb::FilterType::FtSingleColumnValue as i32,
+        filter: single.encode_to_vec(),
+    }
+    .encode_to_vec()
 }
 
 #[cfg(test)]

@@ -38,8 +38,14 @@
 //! stored message back, and re-drives the fan-out only to members whose sync queue lacks a row
 //! with this `(_conv, _store_seq)`. That check scans each queue backwards from its tail and
 //! stops at rows pushed more than [`REDRIVE_SKEW_MS`] before the claim, since every copy of the
-//! message was pushed after it. Two *concurrent* attempts with one id that both find the claim
-//! pending may both store; retries of one client are sequential, so this is accepted.
+//! message was pushed after it.
+//!
+//! Concurrent attempts (a client that timed out and retried while its first attempt still
+//! runs) must not both store or fan out. An unfinished claim is owned for
+//! [`TimelineConfig::claim_lease_ms`]: a retry inside the lease gets
+//! [`TimelineError::InProgress`]; after it, the retry takes the claim over with a conditional
+//! UpdateRow (`claimed_ms` must still hold the value it read), so exactly one retry wins and
+//! finishes the send. Only an attempt stalled for longer than the lease can still race.
 //!
 //! # Order
 //! Sequence ids grow strictly inside one queue. Within one conversation a device sees messages
@@ -66,6 +72,8 @@ pub use sync::SyncBatch;
 /// How far back (ms) the re-drive check of a retried send looks before the claim time: covers
 /// clock differences between senders and a fan-out request delayed in flight.
 pub const REDRIVE_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Default of [`TimelineConfig::claim_lease_ms`]: far longer than a send takes.
+pub const DEFAULT_CLAIM_LEASE_MS: i64 = 10_000;
 /// Seven days: the default TTL of the sync queues.
 pub const DEFAULT_PUSH_TTL_SECS: i32 = 7 * 24 * 3600;
 /// Most rows in one BatchWriteRow (the service limit).
@@ -111,6 +119,15 @@ pub enum TimelineError {
         /// The last row error.
         last: String,
     },
+    /// Another attempt with this client message id is unfinished and still owns it (its claim
+    /// is younger than [`TimelineConfig::claim_lease_ms`]): retry later.
+    #[error("a send of {conversation}/{client_msg_id} is in progress; retry later")]
+    InProgress {
+        /// Conversation id.
+        conversation: String,
+        /// The client message id.
+        client_msg_id: String,
+    },
 }
 
 /// Result alias of the Timeline layer.
@@ -137,6 +154,10 @@ pub struct TimelineConfig {
     pub row_retries: u32,
     /// GetRange page size of sync and history reads.
     pub page_size: usize,
+    /// How long (ms) an unfinished send owns its client message id. A retry within the lease
+    /// is answered [`TimelineError::InProgress`], so it cannot store or fan out beside the
+    /// attempt still running; after it, the retry takes the claim over and finishes the send.
+    pub claim_lease_ms: i64,
 }
 
 impl TimelineConfig {
@@ -153,6 +174,7 @@ impl TimelineConfig {
             batch_rows: MAX_BATCH_ROWS,
             row_retries: 5,
             page_size: 20,
+            claim_lease_ms: DEFAULT_CLAIM_LEASE_MS,
         }
     }
 }

@@ -65,6 +65,10 @@ impl Timeline {
                 })
             }
             Claim::Existing(record) => {
+                if !record.fanout_done {
+                    self.own_unfinished_claim(&conv.id, client_msg_id, record.claimed_ms)
+                        .await?;
+                }
                 let (seq_id, stored_before) = match record.store_seq {
                     Some(seq) => (seq, true),
                     None => match self
@@ -116,6 +120,35 @@ impl Timeline {
                     mode: conv.mode,
                 })
             }
+        }
+    }
+
+    /// Makes this attempt the owner of an unfinished claim read with `claimed_ms`: refused
+    /// while the claim's lease runs (its attempt may still be working), else taken over with a
+    /// conditional write that exactly one racing retry wins.
+    ///
+    /// # Errors
+    /// [`TimelineError::InProgress`] inside the lease or when another retry took it over.
+    async fn own_unfinished_claim(
+        &self,
+        conv: &str,
+        client_msg_id: &str,
+        claimed_ms: i64,
+    ) -> Result<()> {
+        let in_progress = || TimelineError::InProgress {
+            conversation: conv.to_string(),
+            client_msg_id: client_msg_id.to_string(),
+        };
+        if now_ms().saturating_sub(claimed_ms) < self.config().claim_lease_ms {
+            return Err(in_progress());
+        }
+        if self
+            .take_over_claim(conv, client_msg_id, claimed_ms)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(in_progress())
         }
     }
 
