@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of otsd on a fresh machine: it installs what the tests need (a Python
-# virtualenv with the official Tablestore SDK and pytest), builds otsd, runs the Rust unit,
-# property, crash and integration tests, then drives the real server with the Python SDK.
+# virtualenv with the official Tablestore SDK and pytest, Node.js with the official Node SDK),
+# builds otsd, runs the Rust unit, property, crash and integration tests, then drives the real
+# server with the Python SDK (and, from one pytest test, the Node SDK).
 # Usage: ./tests/run-all.sh            (README and .ci/run call exactly this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
+step "Node.js with the official SDK (tests/node)"
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+npm install --prefix tests/node --no-audit --no-fund --silent
 
 step "Build otsd (debug)"
 cargo build --bins

@@ -128,6 +128,17 @@ impl<'a> Cursor<'a> {
             Err(self.err(self.pos, "trailing bytes after row"))
         }
     }
+
+    /// Like `expect_end`, but zero bytes may follow: the Node SDK (5.6.5) sizes its buffer
+    /// with one byte too many for each INF_MIN / INF_MAX / AUTO_INCREMENT placeholder and
+    /// sends the unused zeros, which the service ignores. Any other byte is an error.
+    fn expect_end_or_zero_padding(&self) -> Result<()> {
+        let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+        match rest.iter().position(|&b| b != 0) {
+            None => Ok(()),
+            Some(i) => Err(self.err(self.pos + i, "trailing bytes after row")),
+        }
+    }
 }
 
 /// A decoded value of any variant type, before deciding whether it is a key or an attribute.
@@ -333,15 +344,16 @@ fn take_row(cur: &mut Cursor<'_>) -> Result<Row> {
     Ok(row)
 }
 
-/// Decodes header + exactly one row (request rows and keys, GetRow responses).
+/// Decodes header + exactly one row (request rows and keys, GetRow responses); zero bytes
+/// after the row are padding and ignored.
 ///
 /// Errors on a bad header, unknown tag or value type, bad length, invalid UTF-8, checksum
-/// mismatch, truncation and trailing bytes.
+/// mismatch, truncation and non-zero trailing bytes.
 pub fn decode_row(buf: &[u8]) -> Result<Row> {
     let mut cur = Cursor::new(buf);
     cur.expect_header()?;
     let row = take_row(&mut cur)?;
-    cur.expect_end()?;
+    cur.expect_end_or_zero_padding()?;
     Ok(row)
 }
 
@@ -374,6 +386,6 @@ pub fn decode_pk_value(buf: &[u8]) -> Result<PrimaryKeyValue> {
     let mut cur = Cursor::new(buf);
     let (v, at) = take_value(&mut cur)?;
     let v = v.into_pk(&cur, at)?;
-    cur.expect_end()?;
+    cur.expect_end_or_zero_padding()?;
     Ok(v)
 }
