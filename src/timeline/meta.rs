@@ -212,15 +212,7 @@ impl Timeline {
     pub async fn claim(&self, conv: &str, client_msg_id: &str) -> Result<Claim> {
         let table = &self.config.meta_table;
         let claimed_ms = now_ms();
-        let row = Row {
-            primary_key: dedup_pk(conv, client_msg_id),
-            cells: vec![Cell::put(
-                COL_CLAIMED_MS,
-                ColumnValue::Integer(claimed_ms),
-                None,
-            )],
-            delete_marker: false,
-        };
+        let row = claim_row(conv, client_msg_id, claimed_ms);
         match self
             .client
             .put(
@@ -272,15 +264,7 @@ impl Timeline {
     ) -> Result<bool> {
         // Strictly newer, so that a second taker holding the old value always loses.
         let claimed_ms = now_ms().max(seen_claimed_ms.saturating_add(1));
-        let row = Row {
-            primary_key: dedup_pk(conv, client_msg_id),
-            cells: vec![Cell::put(
-                COL_CLAIMED_MS,
-                ColumnValue::Integer(claimed_ms),
-                None,
-            )],
-            delete_marker: false,
-        };
+        let row = claim_row(conv, client_msg_id, claimed_ms);
         let condition = Condition {
             row_existence: pb::RowExistenceExpectation::ExpectExist,
             column_condition: Some(integer_equals(COL_CLAIMED_MS, seen_claimed_ms)),
@@ -330,6 +314,19 @@ impl Timeline {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// The dedup row's claim: `claimed_ms` of the attempt that owns the send.
+fn claim_row(conv: &str, client_msg_id: &str, claimed_ms: i64) -> Row {
+    Row {
+        primary_key: dedup_pk(conv, client_msg_id),
+        cells: vec![Cell::put(
+            COL_CLAIMED_MS,
+            ColumnValue::Integer(claimed_ms),
+            None,
+        )],
+        delete_marker: false,
     }
 }
 
