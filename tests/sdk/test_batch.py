@@ -7,7 +7,9 @@ from tablestore import (
     BatchWriteRowRequest,
     Condition,
     DeleteRowItem,
+    PK_AUTO_INCR,
     PutRowItem,
+    ReturnType,
     Row,
     TableInBatchGetRowItem,
     TableInBatchWriteRowItem,
@@ -141,3 +143,45 @@ def test_same_row_twice_in_one_batch_is_applied_in_order(client, table_name):
     assert client.batch_write_row(req).is_all_succeed()
     _, row, _ = client.get_row(table_name, [("k", "r")], max_version=1)
     assert row is None
+
+
+def test_later_rows_of_a_batch_see_earlier_writes_to_the_same_row(client, table_name):
+    """Rows share commits, but a row written twice still sees its first write: the put
+    makes the EXPECT_EXIST update pass, and two increments of one counter both count."""
+    create_table(client, table_name, [("k", "STRING")])
+    req = BatchWriteRowRequest()
+    req.add(TableInBatchWriteRowItem(table_name, [
+        PutRowItem(Row([("k", "r")], [("n", 10)]), Condition("IGNORE")),
+        PutRowItem(Row([("k", "other")], [("n", 1)]), Condition("EXPECT_NOT_EXIST")),
+        UpdateRowItem(Row([("k", "r")], {"increment": [("n", 5)]}), Condition("EXPECT_EXIST")),
+        UpdateRowItem(Row([("k", "r")], {"increment": [("n", 1)]}), Condition("EXPECT_EXIST")),
+        PutRowItem(Row([("k", "other")], [("n", 2)]), Condition("EXPECT_NOT_EXIST")),
+    ]))
+    resp = client.batch_write_row(req)
+    puts = resp.get_put_by_table(table_name)
+    updates = resp.get_update_by_table(table_name)
+    assert [p.is_ok for p in puts] == [True, True, False]
+    assert puts[2].error_code == "OTSConditionCheckFail"
+    assert [u.is_ok for u in updates] == [True, True]
+    _, row, _ = client.get_row(table_name, [("k", "r")], max_version=1)
+    assert row.attribute_columns[0][1] == 16
+    _, row, _ = client.get_row(table_name, [("k", "other")], max_version=1)
+    assert row.attribute_columns[0][1] == 1
+
+
+def test_a_fan_out_batch_of_auto_increment_rows_gets_distinct_growing_keys(client, table_name):
+    create_table(client, table_name, [("user", "STRING"), ("seq", "INTEGER", PK_AUTO_INCR)])
+    users = ["u%d" % (i % 20) for i in range(200)]
+    req = BatchWriteRowRequest()
+    req.add(TableInBatchWriteRowItem(table_name, [
+        PutRowItem(Row([("user", u), ("seq", PK_AUTO_INCR)], [("m", i)]), Condition("IGNORE"),
+                   return_type=ReturnType.RT_PK)
+        for i, u in enumerate(users)
+    ]))
+    resp = client.batch_write_row(req)
+    assert resp.is_all_succeed()
+    seqs = {}
+    for item, user in zip(resp.get_put_by_table(table_name), users):
+        seqs.setdefault(user, []).append(item.row.primary_key[1][1])
+    for user, got in seqs.items():
+        assert got == sorted(got) and len(set(got)) == len(got), user
