@@ -13,6 +13,7 @@ use crate::config::{
     ServerConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_DATA_DIR,
     DEFAULT_LISTEN, MAX_DATE_SKEW,
 };
+use crate::engine::{self, SyncPolicy};
 use crate::server::{self, ServerState};
 use crate::table::Catalog;
 
@@ -38,6 +39,25 @@ pub struct ServeArgs {
     /// Log filter in RUST_LOG syntax, e.g. `info` or `otsd=debug` (per-request lines are debug).
     #[arg(long, env = "OTSD_LOG", default_value = "info")]
     pub log: String,
+    /// When the write-ahead log reaches the disk: `always` (fsync before acknowledging,
+    /// concurrent writers sharing one fsync), `<N>ms` (fsync every N ms in the background; a
+    /// machine crash may lose that much), or `never` (benchmarks only: the OS decides).
+    #[arg(long, env = "OTSD_WAL_SYNC", default_value = "always", value_parser = parse_wal_sync)]
+    pub wal_sync: SyncPolicy,
+}
+
+/// Parses `--wal-sync`: `always`, `never` or a period such as `100ms`.
+fn parse_wal_sync(text: &str) -> Result<SyncPolicy, String> {
+    match text {
+        "always" => Ok(SyncPolicy::Always),
+        "never" => Ok(SyncPolicy::Never),
+        _ => match text.strip_suffix("ms").map(str::parse::<u64>) {
+            Some(Ok(ms)) if ms > 0 => Ok(SyncPolicy::Periodic(Duration::from_millis(ms))),
+            _ => Err(format!(
+                "'{text}' is not always, never or a period like 100ms"
+            )),
+        },
+    }
 }
 
 /// Runs the server until a shutdown signal, then exits cleanly.
@@ -57,10 +77,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
-    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&data_dir))
-        .await
-        .context("catalog open task failed")?
-        .map_err(|e| anyhow::anyhow!("cannot open data dir {}: {e}", args.data_dir.display()))?;
+    let engine_options = engine::Options {
+        sync: args.wal_sync,
+        ..engine::Options::default()
+    };
+    let catalog =
+        tokio::task::spawn_blocking(move || Catalog::open_with(&data_dir, engine_options))
+            .await
+            .context("catalog open task failed")?
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open data dir {}: {e}", args.data_dir.display())
+            })?;
     let catalog = Arc::new(catalog);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -185,6 +212,20 @@ mod tests {
             access_key_secret: "it's".into(),
             date_skew_secs: 0,
             log: "info".into(),
+            wal_sync: SyncPolicy::Always,
+        }
+    }
+
+    #[test]
+    fn wal_sync_takes_always_never_or_a_period() {
+        assert_eq!(parse_wal_sync("always"), Ok(SyncPolicy::Always));
+        assert_eq!(parse_wal_sync("never"), Ok(SyncPolicy::Never));
+        assert_eq!(
+            parse_wal_sync("250ms"),
+            Ok(SyncPolicy::Periodic(Duration::from_millis(250)))
+        );
+        for bad in ["0ms", "fast", "10s", ""] {
+            assert!(parse_wal_sync(bad).is_err(), "{bad}");
         }
     }
 
