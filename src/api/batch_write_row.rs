@@ -91,6 +91,37 @@ fn row_response(result: OtsResult<WriteOutcome>) -> pb::RowInBatchWriteRowRespon
     }
 }
 
+/// BatchWriteRow with `is_atomic` (outside a transaction): one table, one partition key,
+/// all rows applied or none. A malformed row fails the whole request.
+fn atomic_batch_write_row(
+    catalog: &Catalog,
+    instance: &str,
+    req: &pb::BatchWriteRowRequest,
+) -> OtsResult<Vec<u8>> {
+    let [t] = req.tables.as_slice() else {
+        return Err(OtsError::param(
+            "All rows of an atomic batch must be in one table.",
+        ));
+    };
+    let table = catalog.table(instance, &t.table_name)?;
+    let rows = t
+        .rows
+        .iter()
+        .map(decode_row)
+        .collect::<OtsResult<Vec<_>>>()?;
+    let rows = table
+        .write_rows_atomic(rows)?
+        .into_iter()
+        .map(row_response)
+        .collect();
+    Ok(encode_response(&pb::BatchWriteRowResponse {
+        tables: vec![pb::TableInBatchWriteRowResponse {
+            table_name: t.table_name.clone(),
+            rows,
+        }],
+    }))
+}
+
 /// Handles BatchWriteRow.
 pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::BatchWriteRowRequest = decode_request(body)?;
@@ -131,6 +162,9 @@ pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsRes
         }
         None => None,
     };
+    if txn.is_none() && req.is_atomic == Some(true) {
+        return atomic_batch_write_row(catalog, instance, &req);
+    }
     let mut session = match &txn {
         Some((_, txn)) => Some(txn.session()?),
         None => None,
@@ -154,4 +188,225 @@ pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsRes
         });
     }
     Ok(encode_response(&pb::BatchWriteRowResponse { tables }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::protocol::plainbuffer::{
+        self, Cell, CellOp, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+    };
+    use crate::table::schema::{
+        CapacityUnits, PkColumnSchema, PkType, TableOptionsPatch, TableSchema,
+    };
+    use prost::Message as _;
+
+    fn open() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        for name in ["t", "u"] {
+            let schema = TableSchema {
+                table_name: name.into(),
+                primary_key: vec![
+                    PkColumnSchema {
+                        name: "p".into(),
+                        pk_type: PkType::String,
+                        auto_increment: false,
+                    },
+                    PkColumnSchema {
+                        name: "s".into(),
+                        pk_type: PkType::Integer,
+                        auto_increment: false,
+                    },
+                ],
+                defined_columns: vec![],
+            };
+            catalog
+                .create_table(
+                    "i",
+                    schema,
+                    &TableOptionsPatch::default(),
+                    CapacityUnits::default(),
+                )
+                .unwrap();
+        }
+        (dir, catalog)
+    }
+
+    fn pk(p: &str, s: i64) -> Vec<PrimaryKeyColumn> {
+        vec![
+            PrimaryKeyColumn::new("p", PrimaryKeyValue::String(p.into())),
+            PrimaryKeyColumn::new("s", PrimaryKeyValue::Integer(s)),
+        ]
+    }
+
+    fn row(
+        kind: pb::OperationType,
+        key: Vec<PrimaryKeyColumn>,
+        cells: Vec<Cell>,
+        existence: pb::RowExistenceExpectation,
+    ) -> pb::RowInBatchWriteRowRequest {
+        let change = Row {
+            primary_key: key.clone(),
+            cells,
+            delete_marker: kind == pb::OperationType::Delete,
+        };
+        pb::RowInBatchWriteRowRequest {
+            r#type: kind as i32,
+            row_change: match kind {
+                pb::OperationType::Delete => plainbuffer::encode_primary_key(&key),
+                _ => plainbuffer::encode_row(&change),
+            },
+            condition: pb::Condition {
+                row_existence: existence as i32,
+                column_condition: None,
+            },
+            return_content: None,
+        }
+    }
+
+    fn put(
+        p: &str,
+        s: i64,
+        v: i64,
+        e: pb::RowExistenceExpectation,
+    ) -> pb::RowInBatchWriteRowRequest {
+        let cells = vec![Cell::put("v", ColumnValue::Integer(v), None)];
+        row(pb::OperationType::Put, pk(p, s), cells, e)
+    }
+
+    fn incr(p: &str, s: i64) -> pb::RowInBatchWriteRowRequest {
+        let cell = Cell {
+            op: Some(CellOp::Increment),
+            ..Cell::put("v", ColumnValue::Integer(1), None)
+        };
+        row(
+            pb::OperationType::Update,
+            pk(p, s),
+            vec![cell],
+            pb::RowExistenceExpectation::Ignore,
+        )
+    }
+
+    fn atomic(tables: Vec<(&str, Vec<pb::RowInBatchWriteRowRequest>)>) -> Vec<u8> {
+        pb::BatchWriteRowRequest {
+            tables: tables
+                .into_iter()
+                .map(|(name, rows)| pb::TableInBatchWriteRowRequest {
+                    table_name: name.into(),
+                    rows,
+                })
+                .collect(),
+            transaction_id: None,
+            is_atomic: Some(true),
+        }
+        .encode_to_vec()
+    }
+
+    fn value(catalog: &Catalog, p: &str, s: i64) -> Option<i64> {
+        let body = pb::GetRowRequest {
+            table_name: "t".into(),
+            primary_key: plainbuffer::encode_primary_key(&pk(p, s)),
+            max_versions: Some(1),
+            ..Default::default()
+        };
+        let resp = crate::api::handle(catalog, crate::api::Api::GetRow, "i", &body.encode_to_vec());
+        let resp = pb::GetRowResponse::decode(&resp.unwrap()[..]).unwrap();
+        if resp.row.is_empty() {
+            return None;
+        }
+        match plainbuffer::decode_row(&resp.row).unwrap().cells[0].value {
+            Some(ColumnValue::Integer(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn results(body: Vec<u8>) -> Vec<(bool, String, String)> {
+        pb::BatchWriteRowResponse::decode(&body[..]).unwrap().tables[0]
+            .rows
+            .iter()
+            .map(|r| {
+                let e = r.error.clone().unwrap_or_default();
+                (r.is_ok, e.code, e.message.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    const IGNORE: pb::RowExistenceExpectation = pb::RowExistenceExpectation::Ignore;
+    const EXIST: pb::RowExistenceExpectation = pb::RowExistenceExpectation::ExpectExist;
+
+    #[test]
+    fn an_atomic_batch_applies_every_row() {
+        let (_dir, catalog) = open();
+        let body = atomic(vec![(
+            "t",
+            vec![
+                put("a", 1, 10, IGNORE),
+                incr("a", 2),
+                put("a", 3, 30, IGNORE),
+            ],
+        )]);
+        let got = results(batch_write_row(&catalog, "i", &body).unwrap());
+        assert!(got.iter().all(|(ok, _, _)| *ok), "{got:?}");
+        assert_eq!(
+            [
+                value(&catalog, "a", 1),
+                value(&catalog, "a", 2),
+                value(&catalog, "a", 3)
+            ],
+            [Some(10), Some(1), Some(30)]
+        );
+    }
+
+    #[test]
+    fn one_failing_row_leaves_the_whole_atomic_batch_unapplied() {
+        let (_dir, catalog) = open();
+        let body = atomic(vec![(
+            "t",
+            vec![
+                put("a", 1, 10, IGNORE),
+                put("a", 2, 20, EXIST),
+                incr("a", 3),
+            ],
+        )]);
+        let got = results(batch_write_row(&catalog, "i", &body).unwrap());
+        assert!(
+            got.iter()
+                .all(|(ok, code, _)| !ok && code == "OTSConditionCheckFail"),
+            "{got:?}"
+        );
+        assert_eq!(got[1].2, "Condition check failed.");
+        assert!(got[0].2.contains("row 1 failed"), "{got:?}");
+        assert_eq!(
+            [value(&catalog, "a", 1), value(&catalog, "a", 3)],
+            [None, None]
+        );
+    }
+
+    #[test]
+    fn atomic_batches_must_stay_in_one_table_and_partition_and_touch_rows_once() {
+        let (_dir, catalog) = open();
+        let refused = |body: Vec<u8>| {
+            let e = batch_write_row(&catalog, "i", &body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ParameterInvalid);
+            e.message
+        };
+        let m = refused(atomic(vec![(
+            "t",
+            vec![put("a", 1, 1, IGNORE), put("b", 1, 1, IGNORE)],
+        )]));
+        assert!(m.contains("partition key"), "{m}");
+        let m = refused(atomic(vec![
+            ("t", vec![put("a", 1, 1, IGNORE)]),
+            ("u", vec![put("a", 1, 1, IGNORE)]),
+        ]));
+        assert!(m.contains("one table"), "{m}");
+        let m = refused(atomic(vec![(
+            "t",
+            vec![put("a", 1, 1, IGNORE), incr("a", 1)],
+        )]));
+        assert!(m.contains("same row twice"), "{m}");
+        assert_eq!(value(&catalog, "a", 1), None);
+    }
 }

@@ -86,6 +86,10 @@ impl WriteBatch {
             version_ms,
         });
     }
+    /// Moves every change of `other` to the end of this batch (one atomic batch of both).
+    pub fn append(&mut self, mut other: WriteBatch) {
+        self.ops.append(&mut other.ops);
+    }
     /// The changes in order.
     pub fn ops(&self) -> &[BatchOp] {
         &self.ops

@@ -400,6 +400,87 @@ impl Table {
         results
     }
 
+    /// An atomic BatchWriteRow (`is_atomic`) on one table: every row is checked first and
+    /// either all are applied, as one engine batch, or none is. A row that fails answers its
+    /// own error; every other row answers that the batch was not applied.
+    ///
+    /// Errors (request level): 400 when the rows do not share one partition key or one row
+    /// is written twice (later rows could not see earlier ones inside one atomic batch).
+    pub fn write_rows_atomic(
+        &self,
+        rows: Vec<(RowWrite, Condition, ReturnKind)>,
+    ) -> OtsResult<Vec<OtsResult<WriteOutcome>>> {
+        let partitions: Vec<Option<&PkInput>> = rows
+            .iter()
+            .map(|(write, _, _)| write.primary_key().first().map(|(_, v)| v))
+            .collect();
+        if partitions.windows(2).any(|w| w[0] != w[1]) {
+            return Err(OtsError::param(
+                "All rows of an atomic batch must have the same partition key.",
+            ));
+        }
+        let mut prepared = Vec::with_capacity(rows.len());
+        for (write, condition, ret) in rows {
+            prepared.push((self.prepare(write, &condition, false), condition, ret));
+        }
+        let mut keys: Vec<&[u8]> = prepared
+            .iter()
+            .filter_map(|(p, _, _)| p.as_ref().ok().map(|p| p.row_key.as_slice()))
+            .collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(OtsError::param(
+                "An atomic batch can't write the same row twice.",
+            ));
+        }
+        let ok = || prepared.iter().filter_map(|(p, _, _)| p.as_ref().ok());
+        let partitions: Vec<Vec<u8>> = ok()
+            .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
+            .collect();
+        let _gates = self.read_gates(&partitions);
+        let _locks = self
+            .row_locks
+            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
+        let mut batch = WriteBatch::new();
+        let staged: Vec<OtsResult<Consumed>> = prepared
+            .iter()
+            .map(|(p, condition, _)| {
+                let p = p.as_ref().map_err(Clone::clone)?;
+                self.check_partition_free(&p.pk)?;
+                let (row_batch, consumed) = self.stage(p, condition, None)?;
+                batch.append(row_batch);
+                Ok(consumed)
+            })
+            .collect();
+        let failure = staged
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| r.as_ref().err().map(|e| (i, e.clone())));
+        let committed = match failure {
+            Some(failure) => Err(failure),
+            None => self
+                .engine()
+                .write(batch)
+                .map(|_| ())
+                .map_err(|e| (usize::MAX, OtsError::from(e))),
+        };
+        Ok(prepared
+            .iter()
+            .zip(staged)
+            .enumerate()
+            .map(|(i, ((p, _, ret), staged))| match &committed {
+                Err((at, e)) if *at == i => Err(e.clone()),
+                Err((at, e)) => Err(not_applied(*at, e)),
+                Ok(()) => {
+                    let consumed = staged?;
+                    let p = p.as_ref().map_err(Clone::clone)?;
+                    let returned = self.returned_row(&p.pk, &p.row_key, ret, None)?;
+                    Ok(WriteOutcome { consumed, returned })
+                }
+            })
+            .collect())
+    }
+
     /// Writes rows with distinct keys in one commit group.
     ///
     /// Locks are taken in one global order (partition gates, then row keys, each
@@ -653,6 +734,28 @@ impl Table {
             }
         }
         Ok(())
+    }
+}
+
+/// The answer of a row of an atomic batch that another row (`at`, or the commit itself when
+/// `at` is `usize::MAX`) made fail: same code, saying why nothing was applied.
+fn not_applied(at: usize, cause: &OtsError) -> OtsError {
+    let why = match at {
+        usize::MAX => format!("the atomic batch was not applied: {}", cause.message),
+        _ => format!(
+            "the atomic batch was not applied: row {at} failed: {}",
+            cause.message
+        ),
+    };
+    OtsError::new(cause.code, why)
+}
+
+impl RowWrite {
+    /// The primary key as requested.
+    pub fn primary_key(&self) -> &[(String, PkInput)] {
+        match self {
+            RowWrite::Put { pk, .. } | RowWrite::Update { pk, .. } | RowWrite::Delete { pk } => pk,
+        }
     }
 }
 
