@@ -6,15 +6,13 @@ mod batch_write_row;
 mod compute_split_points;
 pub mod convert;
 mod create_table;
-mod delete_row;
 mod delete_table;
 mod describe_table;
 mod get_range;
 mod get_row;
 mod list_table;
-mod put_row;
+pub mod single_row;
 mod transaction;
-mod update_row;
 mod update_table;
 
 use crate::error::OtsResult;
@@ -74,6 +72,12 @@ impl Api {
         )
     }
 
+    /// True for PutRow, UpdateRow and DeleteRow: the server awaits their commit without
+    /// holding a thread (`single_row::SingleRowWrite::run_async`).
+    pub fn is_single_row_write(self) -> bool {
+        matches!(self, Api::PutRow | Api::UpdateRow | Api::DeleteRow)
+    }
+
     /// The name as it appears in the URL and in the string to sign.
     pub fn name(self) -> &'static str {
         match self {
@@ -110,10 +114,10 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
         Api::ComputeSplitPointsBySize => {
             compute_split_points::compute_split_points(catalog, instance, body)
         }
-        Api::PutRow => put_row::put_row(catalog, instance, body),
+        Api::PutRow | Api::UpdateRow | Api::DeleteRow => {
+            single_row::SingleRowWrite::decode(api, body)?.run(catalog, instance)
+        }
         Api::GetRow => get_row::get_row(catalog, instance, body),
-        Api::UpdateRow => update_row::update_row(catalog, instance, body),
-        Api::DeleteRow => delete_row::delete_row(catalog, instance, body),
         Api::GetRange => get_range::get_range(catalog, instance, body),
         Api::BatchGetRow => batch_get_row::batch_get_row(catalog, instance, body),
         Api::BatchWriteRow => batch_write_row::batch_write_row(catalog, instance, body),

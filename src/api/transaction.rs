@@ -6,9 +6,7 @@ use std::sync::Arc;
 use crate::api::convert::{self, decode_request, encode_response};
 use crate::error::OtsResult;
 use crate::protocol::pb;
-use crate::table::condition::Condition;
 use crate::table::transaction::{self, Transaction};
-use crate::table::write::{ReturnKind, RowWrite};
 use crate::table::{Catalog, Table};
 
 /// The table and open transaction a row operation on `table_name` names with `id`.
@@ -27,35 +25,6 @@ pub fn lookup(
         return Err(transaction::invalid_id());
     }
     Ok((table, txn))
-}
-
-/// Runs one single-row write (PutRow, UpdateRow, DeleteRow) on `table_name`: inside the
-/// transaction `transaction_id` names, or directly. Returns the consumed capacity and the
-/// encoded row ReturnContent asked for.
-pub fn write_row(
-    catalog: &Catalog,
-    instance: &str,
-    table_name: &str,
-    transaction_id: Option<&str>,
-    write: RowWrite,
-    condition: &Condition,
-    ret: &ReturnKind,
-) -> OtsResult<(pb::ConsumedCapacity, Option<Vec<u8>>)> {
-    let outcome = match transaction_id {
-        Some(id) => {
-            let (table, txn) = lookup(catalog, instance, table_name, id)?;
-            let mut session = txn.session()?;
-            table.write_row_in(write, condition, ret, Some(&mut session))?
-        }
-        None => catalog
-            .table(instance, table_name)?
-            .write_row_in(write, condition, ret, None)?,
-    };
-    let row = outcome
-        .returned
-        .as_ref()
-        .map(|r| convert::encode_row(Some(r)));
-    Ok((convert::consumed(outcome.consumed), row))
 }
 
 /// Handles StartLocalTransaction.

@@ -48,6 +48,7 @@ pub(super) fn start_threads(inner: &Arc<Inner>) -> Result<()> {
 
 /// Asks the background threads to stop and joins them.
 pub(super) fn stop_threads(inner: &Inner) {
+    inner.async_commit.shutdown();
     {
         let mut bg = inner.bg.lock();
         bg.shutdown = true;

@@ -120,15 +120,29 @@ async fn post(
     };
     let catalog = Arc::clone(&state.catalog);
     let instance = verified.instance;
-    // Writes may wait on an fsync: run them on the blocking pool, where many writers can wait
-    // on one group commit at once. Reads are bounded in-memory/mmap work, so they run here and
-    // skip the pool's two thread hand-offs. The guard keeps shutdown from closing the catalog.
+    // Reads are bounded in-memory/mmap work, so they run here and skip the blocking pool's
+    // thread hand-offs. Single-row writes check here too and await their group commit as a
+    // task (a panic stays inside it), so no thread waits on the fsync. Other writes may wait
+    // on an fsync or on many locks: they run on the blocking pool. The guard keeps shutdown
+    // from closing the catalog while a request runs.
     let outcome: Result<_, String> = if api.is_read_only() {
         let _guard = guard;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             api::handle(&catalog, api, &instance, &body)
         }))
         .map_err(|_| "panic".to_string())
+    } else if api.is_single_row_write() {
+        let decoded = crate::table::catalog::validate_instance_name(&instance)
+            .and_then(|()| api::single_row::SingleRowWrite::decode(api, &body));
+        match decoded {
+            Err(e) => Ok(Err(e)),
+            Ok(write) => tokio::spawn(async move {
+                let _guard = guard;
+                write.run_async(catalog, instance).await
+            })
+            .await
+            .map_err(|e| e.to_string()),
+        }
     } else {
         tokio::task::spawn_blocking(move || {
             let _guard = guard;

@@ -51,6 +51,20 @@ impl RowLocks {
         self.lock_all(std::iter::once(key))
     }
 
+    /// Locks `key` if no one holds it; `None` instead of waiting.
+    pub fn try_lock(&self, key: &[u8]) -> Option<RowGuard<'_>> {
+        let shard = self.shard(key);
+        let mut held = shard.held.lock();
+        if held.contains(key) {
+            return None;
+        }
+        held.insert(key.to_vec());
+        Some(RowGuard {
+            locks: self,
+            keys: vec![key.to_vec()],
+        })
+    }
+
     /// Locks every key of `keys` (duplicates allowed). Keys are taken in sorted order, the
     /// one order every caller uses, so two callers cannot wait on each other in a cycle.
     pub fn lock_all<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> RowGuard<'_> {

@@ -2,6 +2,8 @@
 //! auto-increment resolution, the existence check under the row's lock, and one atomic
 //! `WriteBatch` per row.
 
+use std::sync::Arc;
+
 use parking_lot::RwLockReadGuard;
 
 use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
@@ -361,15 +363,82 @@ impl Table {
         write: RowWrite,
         condition: &Condition,
         ret: &ReturnKind,
-        mut txn: Option<&mut TxnSession<'_>>,
+        txn: Option<&mut TxnSession<'_>>,
     ) -> OtsResult<WriteOutcome> {
         let prepared = self.prepare(write, condition, txn.is_some())?;
-        let _gate = self.admit_write(&prepared.pk, txn.as_deref())?;
-        let _guard = self.lock_row(&prepared.row_key);
-        let (batch, consumed) = self.stage(&prepared, condition, txn.as_deref())?;
+        self.write_prepared(&prepared, condition, ret, txn)
+    }
+
+    /// Checks and applies a prepared row write under its gate and row lock (waiting for them).
+    fn write_prepared(
+        &self,
+        p: &PreparedWrite,
+        condition: &Condition,
+        ret: &ReturnKind,
+        mut txn: Option<&mut TxnSession<'_>>,
+    ) -> OtsResult<WriteOutcome> {
+        let _gate = self.admit_write(&p.pk, txn.as_deref())?;
+        let _guard = self.lock_row(&p.row_key);
+        let (batch, consumed) = self.stage(p, condition, txn.as_deref())?;
         self.apply_batch(batch, txn.as_deref_mut())?;
-        let returned = self.returned_row(&prepared.pk, &prepared.row_key, ret, txn.as_deref())?;
+        let returned = self.returned_row(&p.pk, &p.row_key, ret, txn.as_deref())?;
         Ok(WriteOutcome { consumed, returned })
+    }
+
+    /// One row write outside any transaction, for callers on an async runtime: the check runs
+    /// here under the row's gate and lock, taken without waiting, and the commit is awaited
+    /// (`Engine::write_async`), so no runtime thread blocks on an fsync. When the gate or the
+    /// lock is busy (another writer on the row, a transaction starting), the write moves to
+    /// a blocking thread and waits there instead.
+    ///
+    /// Errors: as `write_row_in`.
+    pub async fn write_row_async(
+        self: Arc<Self>,
+        write: RowWrite,
+        condition: Condition,
+        ret: ReturnKind,
+    ) -> OtsResult<WriteOutcome> {
+        let p = self.prepare(write, &condition, false)?;
+        let gate = match p.pk.first() {
+            None => None,
+            Some((_, v)) => match self.gate(&partition_key(v)).try_read() {
+                Some(gate) => Some(gate),
+                None => {
+                    return Arc::clone(&self)
+                        .write_prepared_blocking(p, condition, ret)
+                        .await
+                }
+            },
+        };
+        self.check_partition_free(&p.pk)?;
+        let lock = match p.generated {
+            true => None,
+            false => match self.row_locks.try_lock(&p.row_key) {
+                Some(lock) => Some(lock),
+                None => {
+                    drop(gate);
+                    return Arc::clone(&self)
+                        .write_prepared_blocking(p, condition, ret)
+                        .await;
+                }
+            },
+        };
+        let (batch, consumed) = self.stage(&p, &condition, None)?;
+        self.engine().write_async(batch).await?;
+        let returned = self.returned_row(&p.pk, &p.row_key, &ret, None)?;
+        drop((lock, gate));
+        Ok(WriteOutcome { consumed, returned })
+    }
+
+    async fn write_prepared_blocking(
+        self: Arc<Self>,
+        p: PreparedWrite,
+        condition: Condition,
+        ret: ReturnKind,
+    ) -> OtsResult<WriteOutcome> {
+        tokio::task::spawn_blocking(move || self.write_prepared(&p, &condition, &ret, None))
+            .await
+            .map_err(|_| OtsError::internal())?
     }
 
     /// Many independent row writes outside any transaction (BatchWriteRow for one table):
