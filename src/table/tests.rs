@@ -9,7 +9,7 @@ use crate::table::schema::{
     CapacityUnits, PkColumnSchema, PkInput, PkType, TableOptionsPatch, TableSchema,
 };
 use crate::table::value::Value;
-use crate::table::write::ReturnKind;
+use crate::table::write::{ReturnKind, RowWrite};
 use crate::table::Catalog;
 
 fn schema(name: &str, auto_increment: bool) -> TableSchema {
@@ -418,23 +418,16 @@ fn transactions_buffer_until_commit_and_lock_their_partition() {
     let (_, txn) = catalog.transaction("i", &id).unwrap();
     {
         let mut s = txn.session().unwrap();
-        t.put_row_in(
-            key("u", 1),
-            vec![put("v", Value::Integer(2))],
-            &c,
-            &r,
-            Some(&mut s),
-        )
-        .unwrap();
-        t.delete_row_in(key("u", 1), &c, &r, Some(&mut s)).unwrap();
-        t.put_row_in(
-            key("u", 3),
-            vec![put("v", Value::Integer(3))],
-            &c,
-            &r,
-            Some(&mut s),
-        )
-        .unwrap();
+        let put_in = |k, v| RowWrite::Put {
+            pk: k,
+            cells: vec![put("v", Value::Integer(v))],
+        };
+        t.write_row_in(put_in(key("u", 1), 2), &c, &r, Some(&mut s))
+            .unwrap();
+        let delete = RowWrite::Delete { pk: key("u", 1) };
+        t.write_row_in(delete, &c, &r, Some(&mut s)).unwrap();
+        t.write_row_in(put_in(key("u", 3), 3), &c, &r, Some(&mut s))
+            .unwrap();
         // Read-your-writes, merged over committed rows in ranges too.
         assert_eq!(
             value_of(t.get_row_in(key("u", 1), &latest(), Some(&s)).unwrap().0),

@@ -286,22 +286,7 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
-        self.put_row_in(pk, cells, condition, ret, None)
-    }
-
-    /// PutRow, inside `txn` when given (buffered there, seen only by its reads).
-    ///
-    /// Errors: as `put_row`, plus 400 for a placeholder or a row outside the transaction's
-    /// partition, 409 when a transaction holds the partition and `txn` is `None`.
-    pub fn put_row_in(
-        &self,
-        pk: Vec<(String, PkInput)>,
-        cells: Vec<ColumnChange>,
-        condition: &Condition,
-        ret: &ReturnKind,
-        txn: Option<&mut TxnSession<'_>>,
-    ) -> OtsResult<WriteOutcome> {
-        self.write_row_in(RowWrite::Put { pk, cells }, condition, ret, txn)
+        self.write_row_in(RowWrite::Put { pk, cells }, condition, ret, None)
     }
 
     /// UpdateRow: applies column changes to the row (creating it if needed).
@@ -315,21 +300,7 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
-        self.update_row_in(pk, changes, condition, ret, None)
-    }
-
-    /// UpdateRow, inside `txn` when given (see `put_row_in`).
-    ///
-    /// Errors: as `update_row` and `put_row_in`.
-    pub fn update_row_in(
-        &self,
-        pk: Vec<(String, PkInput)>,
-        changes: Vec<ColumnChange>,
-        condition: &Condition,
-        ret: &ReturnKind,
-        txn: Option<&mut TxnSession<'_>>,
-    ) -> OtsResult<WriteOutcome> {
-        self.write_row_in(RowWrite::Update { pk, changes }, condition, ret, txn)
+        self.write_row_in(RowWrite::Update { pk, changes }, condition, ret, None)
     }
 
     /// DeleteRow: removes the whole row. EXPECT_NOT_EXIST always fails.
@@ -341,23 +312,15 @@ impl Table {
         condition: &Condition,
         ret: &ReturnKind,
     ) -> OtsResult<WriteOutcome> {
-        self.delete_row_in(pk, condition, ret, None)
+        self.write_row_in(RowWrite::Delete { pk }, condition, ret, None)
     }
 
-    /// DeleteRow, inside `txn` when given (see `put_row_in`).
+    /// One row write: validate and key it, then check and apply it under the row's lock;
+    /// inside `txn` when given (buffered there, seen only by its reads).
     ///
-    /// Errors: as `delete_row` and `put_row_in`.
-    pub fn delete_row_in(
-        &self,
-        pk: Vec<(String, PkInput)>,
-        condition: &Condition,
-        ret: &ReturnKind,
-        txn: Option<&mut TxnSession<'_>>,
-    ) -> OtsResult<WriteOutcome> {
-        self.write_row_in(RowWrite::Delete { pk }, condition, ret, txn)
-    }
-
-    /// One row write: validate and key it, then check and apply it under the row's lock.
+    /// Errors: as `put_row` / `update_row` / `delete_row`, plus 400 for a placeholder or a
+    /// row outside the transaction's partition, 409 when a transaction holds the partition
+    /// and `txn` is `None`.
     pub fn write_row_in(
         &self,
         write: RowWrite,
