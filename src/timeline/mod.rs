@@ -11,8 +11,10 @@
 //! | meta `<prefix>_meta` | `id` STRING, `item` STRING | TTL -1, 1 version |
 //!
 //! A message row carries the caller's free-form columns plus system columns whose names start
-//! with `_` (so caller columns may not): `_sender`, `_cmid` (client message id), `_sent_ms`;
-//! push rows add `_conv`, `_store_seq` (the message's seq id in the StoreTable) and `_push_ms`.
+//! with `_` (so caller columns may not). StoreTable rows: `_sender`, `_cmid` (client message
+//! id), `_sent_ms`. Push rows, written once per member, pack all system fields into one BINARY
+//! `_env` cell ([`envelope::Envelope`]: conversation, StoreTable seq id, sender, client message
+//! id, send and push times): every cell costs a skiplist insert and a WAL record.
 //!
 //! # Write- and read-expansion
 //! A conversation is stored once in the meta table with its members and a [`Mode`]. In
@@ -36,7 +38,7 @@
 //! the seq id (from `store_seq`, or — after a crash between store and record — by scanning the
 //! conversation's tail for a row with its `_cmid`; storing only if none is found), reads the
 //! stored message back, and re-drives the fan-out only to members whose sync queue lacks a row
-//! with this `(_conv, _store_seq)`. That check scans each queue backwards from its tail and
+//! with this (conversation, store seq id) envelope. That check scans each queue backwards from its tail and
 //! stops at rows pushed more than [`REDRIVE_SKEW_MS`] before the claim, since every copy of the
 //! message was pushed after it.
 //!
@@ -53,6 +55,7 @@
 //! per conversation); otherwise copies may reach a sync queue in commit order of the fan-outs,
 //! and `Message::seq_id` (the store seq) lets a device re-order.
 
+pub mod envelope;
 pub mod meta;
 pub mod push;
 pub mod send;

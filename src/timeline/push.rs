@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::store::{message_cells, COL_CMID, COL_SENDER, COL_SENT_MS};
+use super::envelope::Envelope;
 use super::{now_ms, Message, Result, RowView, Timeline, TimelineError, SEQ_COLUMN};
 use crate::client::{Condition, RowWrite};
 use crate::protocol::pb;
@@ -13,12 +13,9 @@ use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryK
 
 /// The partition-key column of the PushTable.
 pub const PK_USER: &str = "user_id";
-/// System column of push rows: the conversation id.
-pub const COL_CONV: &str = "_conv";
-/// System column of push rows: the message's StoreTable seq id.
-pub const COL_STORE_SEQ: &str = "_store_seq";
-/// System column of push rows: when the fan-out wrote it (ms, writer clock).
-pub const COL_PUSH_MS: &str = "_push_ms";
+/// System column of push rows: the message's [`Envelope`] (conversation, store seq id,
+/// sender, client message id, send and push times) in one BINARY cell.
+pub const COL_ENVELOPE: &str = "_env";
 
 /// First pause before re-sending rows that failed inside a batch; doubled per round.
 const ROW_RETRY_BASE: Duration = Duration::from_millis(20);
@@ -34,18 +31,19 @@ pub fn push_pk(user: &str, seq: PrimaryKeyValue) -> Vec<PrimaryKeyColumn> {
 /// The sync-queue row that delivers `msg` to `user`, written at `push_ms`; cells may carry
 /// an explicit version `timestamp_ms` (tests of TTL expiry), else the server's clock.
 pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Row {
-    let mut cells = message_cells(&msg.sender, &msg.client_msg_id, msg.sent_ms);
-    cells.push(Cell::put(
-        COL_CONV,
-        ColumnValue::String(msg.conversation.clone()),
+    let envelope = Envelope {
+        conversation: msg.conversation.clone(),
+        store_seq: msg.seq_id,
+        sender: msg.sender.clone(),
+        client_msg_id: msg.client_msg_id.clone(),
+        sent_ms: msg.sent_ms,
+        push_ms,
+    };
+    let mut cells = vec![Cell::put(
+        COL_ENVELOPE,
+        ColumnValue::Binary(envelope.encode()),
         None,
-    ));
-    cells.push(Cell::put(
-        COL_STORE_SEQ,
-        ColumnValue::Integer(msg.seq_id),
-        None,
-    ));
-    cells.push(Cell::put(COL_PUSH_MS, ColumnValue::Integer(push_ms), None));
+    )];
     cells.extend(
         msg.columns
             .iter()
@@ -61,18 +59,36 @@ pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i6
     }
 }
 
+/// The envelope of a PushTable row.
+fn envelope(table: &str, row: &Row) -> Result<Envelope> {
+    let view = RowView { table, row };
+    let malformed = |what: String| TimelineError::MalformedRow {
+        table: table.to_string(),
+        what,
+    };
+    match view.cell(COL_ENVELOPE) {
+        Some(ColumnValue::Binary(bytes)) => {
+            Envelope::decode(bytes).map_err(|e| malformed(format!("column {COL_ENVELOPE}: {e}")))
+        }
+        other => Err(malformed(format!(
+            "column {COL_ENVELOPE}: expected BINARY, got {other:?}"
+        ))),
+    }
+}
+
 /// A PushTable row as `(queue seq id, message)`.
 pub(crate) fn push_message(table: &str, row: &Row) -> Result<(i64, Message)> {
     let view = RowView { table, row };
     let seq = view.pk_integer(SEQ_COLUMN)?;
+    let envelope = envelope(table, row)?;
     Ok((
         seq,
         Message {
-            conversation: view.string(COL_CONV)?.to_string(),
-            seq_id: view.integer(COL_STORE_SEQ)?,
-            sender: view.string(COL_SENDER)?.to_string(),
-            client_msg_id: view.string(COL_CMID)?.to_string(),
-            sent_ms: view.integer(COL_SENT_MS)?,
+            conversation: envelope.conversation,
+            seq_id: envelope.store_seq,
+            sender: envelope.sender,
+            client_msg_id: envelope.client_msg_id,
+            sent_ms: envelope.sent_ms,
             columns: view.user_columns(),
         },
     ))
@@ -227,11 +243,11 @@ impl Timeline {
                 .range(table, &from, &to, pb::Direction::Backward, limit)
                 .await?;
             for row in &page.rows {
-                let view = RowView { table, row };
-                if view.integer(COL_STORE_SEQ)? == store_seq && view.string(COL_CONV)? == conv {
+                let envelope = envelope(table, row)?;
+                if envelope.store_seq == store_seq && envelope.conversation == conv {
                     return Ok(true);
                 }
-                if view.integer(COL_PUSH_MS)? < horizon {
+                if envelope.push_ms < horizon {
                     return Ok(false);
                 }
             }
