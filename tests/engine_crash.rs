@@ -17,6 +17,7 @@ use rand::Rng;
 
 const CHILD_DIR: &str = "OTSD_CRASH_CHILD_DIR";
 const CHILD_START: &str = "OTSD_CRASH_CHILD_START";
+const CHILD_SYNC: &str = "OTSD_CRASH_CHILD_SYNC";
 /// A second row per batch lives at `INDEX_BASE + n`, so a batch spans two rows.
 const INDEX_BASE: i64 = 1 << 40;
 
@@ -24,10 +25,11 @@ fn rk(n: i64) -> Vec<u8> {
     encode_row_key(&[PkValue::Integer(n)])
 }
 
-fn options() -> Options {
+/// The sync policy of the child's engine, from `OTSD_CRASH_CHILD_SYNC` ("never" or fsync).
+fn options_for(sync: SyncPolicy) -> Options {
     // Small memtables so flushes (and compactions) happen while the child is being killed.
     Options {
-        sync: SyncPolicy::Always,
+        sync,
         memtable_size_bytes: 32 << 10,
         l0_compaction_trigger: 2,
         ..Options::default()
@@ -52,7 +54,11 @@ fn crash_child_writer() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let engine = Engine::open(Path::new(&dir), options(), data()).unwrap();
+    let sync = match std::env::var(CHILD_SYNC).as_deref() {
+        Ok("never") => SyncPolicy::Never,
+        _ => SyncPolicy::Always,
+    };
+    let engine = Engine::open(Path::new(&dir), options_for(sync), data()).unwrap();
     for n in start.. {
         let mut b = WriteBatch::new();
         let value = n.to_le_bytes();
@@ -104,6 +110,17 @@ fn visible_batches(engine: &Engine) -> Vec<i64> {
 
 #[test]
 fn acknowledged_batches_survive_sigkill() {
+    crash_rounds("always");
+}
+
+/// Without fsync a write is still in the page cache (written or mapped) when acknowledged,
+/// so a process crash must not lose it either.
+#[test]
+fn acknowledged_batches_survive_sigkill_without_fsync() {
+    crash_rounds("never");
+}
+
+fn crash_rounds(sync: &str) {
     let iterations: usize = std::env::var("OTSD_CRASH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -124,6 +141,7 @@ fn acknowledged_batches_survive_sigkill() {
             ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_START, next.to_string())
+            .env(CHILD_SYNC, sync)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -151,7 +169,7 @@ fn acknowledged_batches_survive_sigkill() {
         let acked = reader.join().unwrap();
         total_acked += acked.len();
 
-        let engine = Engine::open(dir.path(), options(), data()).unwrap();
+        let engine = Engine::open(dir.path(), options_for(SyncPolicy::Always), data()).unwrap();
         let visible = visible_batches(&engine);
         let present: std::collections::HashSet<i64> = visible.iter().copied().collect();
         for n in &acked {
@@ -169,5 +187,5 @@ fn acknowledged_batches_survive_sigkill() {
         next = visible.len() as i64;
         engine.close().unwrap();
     }
-    eprintln!("{iterations} crashes survived, {total_acked} acknowledged batches checked, {next} batches on disk");
+    eprintln!("sync={sync}: {iterations} crashes survived, {total_acked} acknowledged batches checked, {next} batches on disk");
 }

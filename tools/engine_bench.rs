@@ -61,6 +61,11 @@ struct Flags {
     write_buffer_size: usize,
 }
 
+thread_local! {
+    /// Each reading thread's row buffer, reused across reads as a server worker would.
+    static ROW_BUF: std::cell::RefCell<otsd::engine::RowBuf> = Default::default();
+}
+
 struct Bench {
     flags: Flags,
     engine: Engine,
@@ -137,16 +142,13 @@ impl Bench {
             "readrandom" => {
                 let (ops, bytes, found) = self.run(|rng, _, found| {
                     let row = self.row(rng.gen_range(0..num));
-                    Ok(match self.engine.get_row(&row, &read)? {
-                        Some(r) => {
+                    ROW_BUF.with_borrow_mut(|buf| {
+                        Ok(if self.engine.get_row_into(&row, &read, buf)? {
                             found.fetch_add(1, Ordering::Relaxed);
-                            (r.key.len()
-                                + r.columns
-                                    .iter()
-                                    .map(|c| c.cells[0].value.len())
-                                    .sum::<usize>()) as u64
-                        }
-                        None => 0,
+                            (buf.key().len() + buf.payload_len()) as u64
+                        } else {
+                            0
+                        })
                     })
                 })?;
                 (ops, bytes, format!(" ({found} of {ops} found)"))
@@ -156,13 +158,13 @@ impl Bench {
                 let (ops, bytes, found) = self.run(|rng, _, found| {
                     let start = self.row(rng.gen_range(0..num));
                     let mut bytes = 0u64;
-                    let rows = self.engine.scan(&start, &end, Direction::Forward, &read)?;
-                    for (j, r) in rows.take(self.flags.seek_nexts.max(1)).enumerate() {
-                        let r = r?;
-                        if j == 0 && r.key == start {
+                    let mut rows = self.engine.scan(&start, &end, Direction::Forward, &read)?;
+                    for j in 0..self.flags.seek_nexts.max(1) {
+                        let Some(r) = rows.next_ref()? else { break };
+                        if j == 0 && r.key() == start.as_slice() {
                             found.fetch_add(1, Ordering::Relaxed);
                         }
-                        bytes += r.key.len() as u64;
+                        bytes += r.key().len() as u64;
                     }
                     Ok(bytes)
                 })?;
@@ -171,17 +173,12 @@ impl Bench {
             "readseq" => {
                 let mut ops = 0u64;
                 let mut bytes = 0u64;
-                for r in self
+                let mut rows = self
                     .engine
-                    .scan(&[0x00], &[0xFF], Direction::Forward, &read)?
-                {
-                    let r = r?;
+                    .scan(&[0x00], &[0xFF], Direction::Forward, &read)?;
+                while let Some(r) = rows.next_ref()? {
                     ops += 1;
-                    bytes += (r.key.len()
-                        + r.columns
-                            .iter()
-                            .map(|c| c.cells[0].value.len())
-                            .sum::<usize>()) as u64;
+                    bytes += (r.key().len() + r.payload_len()) as u64;
                 }
                 (ops, bytes, String::new())
             }

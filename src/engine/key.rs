@@ -116,20 +116,38 @@ pub fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
 /// Reads one escaped string from the front of `input`; returns (bytes, consumed length).
 pub fn unescape(input: &[u8]) -> Option<(Vec<u8>, usize)> {
     let mut out = Vec::new();
+    let used = unescape_into(input, &mut out)?;
+    Some((out, used))
+}
+
+/// Appends the escaped string at the front of `input` to `out`; returns the consumed length.
+/// On `None` (malformed input) `out` may hold a partial string.
+pub fn unescape_into(input: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     let mut i = 0;
     loop {
-        let b = *input.get(i)?;
-        if b != 0 {
-            out.push(b);
-            i += 1;
-            continue;
-        }
+        // Copy the run up to the next 0x00 in one go: most names hold no zero byte.
+        let run = input.get(i..)?.iter().position(|&b| b == 0)?;
+        out.extend_from_slice(&input[i..i + run]);
+        i += run;
         match *input.get(i + 1)? {
             0xFF => {
                 out.push(0);
                 i += 2;
             }
-            0x01 => return Some((out, i + 2)),
+            0x01 => return Some(i + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// Length of the escaped string at the front of `input`, terminator included.
+fn escaped_len(input: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        i += input.get(i..)?.iter().position(|&b| b == 0)?;
+        match *input.get(i + 1)? {
+            0xFF => i += 2,
+            0x01 => return Some(i + 2),
             _ => return None,
         }
     }
@@ -262,28 +280,58 @@ pub fn column_seek_key(row: &[u8], column: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a cell key into its row and body; `None` if malformed.
-pub fn parse_cell_key(cell: &[u8]) -> Option<ParsedCellKey<'_>> {
+/// Which part of a row a cell key addresses, with the column still escaped: equal escaped
+/// names are equal names, so readers compare these without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawCellBody<'a> {
+    /// The row head: DeleteRow / RowExists records.
+    RowHead,
+    /// A column tombstone; `column` is `esc(name)`.
+    ColumnTombstone { column: &'a [u8] },
+    /// One version of one column; `column` is `esc(name)`.
+    Version { column: &'a [u8], version_ms: i64 },
+}
+
+/// Splits a cell key into its row and raw body without copying; `None` if malformed.
+pub fn parse_cell_key_raw(cell: &[u8]) -> Option<(&[u8], RawCellBody<'_>)> {
     let split = cell.len().checked_sub(2)?;
     let row_len = u16::from_be_bytes([cell[split], cell[split + 1]]) as usize;
     let row = cell.get(..row_len)?;
     let body = cell.get(row_len..split)?;
     let (&tag, rest) = body.split_first()?;
     let body = match tag {
-        BODY_ROW_HEAD if rest.is_empty() => CellBody::RowHead,
+        BODY_ROW_HEAD if rest.is_empty() => RawCellBody::RowHead,
         BODY_COLUMN => {
-            let (column, used) = unescape(rest)?;
-            match rest.get(used..)? {
-                [SUB_TOMBSTONE] => CellBody::ColumnTombstone { column },
+            let used = escaped_len(rest)?;
+            let column = &rest[..used];
+            match &rest[used..] {
+                [SUB_TOMBSTONE] => RawCellBody::ColumnTombstone { column },
                 [SUB_VERSION, v @ ..] if v.len() == 8 => {
                     let ord = u64::from_be_bytes(v.try_into().ok()?);
                     let version_ms = ((!ord) ^ (1 << 63)) as i64;
-                    CellBody::Version { column, version_ms }
+                    RawCellBody::Version { column, version_ms }
                 }
                 _ => return None,
             }
         }
         _ => return None,
+    };
+    Some((row, body))
+}
+
+/// Splits a cell key into its row and body; `None` if malformed.
+pub fn parse_cell_key(cell: &[u8]) -> Option<ParsedCellKey<'_>> {
+    let (row, raw) = parse_cell_key_raw(cell)?;
+    let name = |esc: &[u8]| unescape(esc).map(|(name, _)| name);
+    let body = match raw {
+        RawCellBody::RowHead => CellBody::RowHead,
+        RawCellBody::ColumnTombstone { column } => CellBody::ColumnTombstone {
+            column: name(column)?,
+        },
+        RawCellBody::Version { column, version_ms } => CellBody::Version {
+            column: name(column)?,
+            version_ms,
+        },
     };
     Some(ParsedCellKey { row, body })
 }

@@ -17,12 +17,14 @@ pub mod memtable;
 pub mod merge;
 pub mod options;
 pub mod read;
+pub mod row_buf;
 pub mod snapshot;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{PkValue, SeqNo};
 pub use options::{Clock, DataOptions, Options, SyncPolicy};
+pub use row_buf::{CellRef, ColumnRef, RowBuf};
 
 /// One version of one column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +192,11 @@ impl RowIter {
     pub fn snapshot_seqno(&self) -> SeqNo {
         self.scanner.context().snapshot
     }
+
+    /// The next row, borrowed until the next call: the allocation-free way to scan.
+    pub fn next_ref(&mut self) -> Result<Option<&RowBuf>> {
+        self.scanner.next_row_ref()
+    }
 }
 
 impl Iterator for RowIter {
@@ -245,10 +252,11 @@ fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
     Ok(last)
 }
 
-/// A new WAL; preallocated when it will be fsynced, so each fdatasync commits no metadata.
+/// A new WAL, always preallocated so appends go through its mapping; extensions are made
+/// durable when the log will be fsynced, so each fdatasync commits no metadata.
 fn new_wal(dir: &Path, number: u64, sync: SyncPolicy) -> Result<WalWriter> {
     match sync {
-        SyncPolicy::Never => WalWriter::create(dir, number),
+        SyncPolicy::Never => WalWriter::create_preallocated_unsynced(dir, number),
         _ => WalWriter::create_preallocated(dir, number),
     }
 }
@@ -553,6 +561,14 @@ impl Engine {
 
     /// Reads one row; `None` when it has no visible cell and no row marker.
     pub fn get_row(&self, row: &[u8], read: &ReadOptions) -> Result<Option<Row>> {
+        let mut buf = RowBuf::new();
+        Ok(self
+            .get_row_into(row, read, &mut buf)?
+            .then(|| buf.to_row()))
+    }
+
+    /// Reads one row into `buf` (reused across calls); false when the row does not exist.
+    pub fn get_row_into(&self, row: &[u8], read: &ReadOptions, buf: &mut RowBuf) -> Result<bool> {
         self.inner.check_open()?;
         // Seqno first, then the view: every record up to the seqno was in a memtable before
         // the seqno was published, and a later view holds that memtable or the table it was
@@ -560,7 +576,7 @@ impl Engine {
         let (ctx, _pin) = self.inner.read_context(read);
         let view = self.inner.current_view();
         let mut iter = MergeIter::new(view.iterators(Some(row)));
-        read::get_row(&mut iter, row, &ctx)
+        read::get_row_into(&mut iter, row, &ctx, buf)
     }
 
     /// Scans rows between two encoded bounds (see `Direction`), at one snapshot.

@@ -15,9 +15,10 @@
 
 use super::error::{Error, Result};
 use super::iter::KvIter;
-use super::key::{self, CellBody, Kind, SeqNo};
+use super::key::{self, Kind, RawCellBody, SeqNo};
 use super::options::DataOptions;
-use super::{Cell, Column, Direction, ReadOptions, Row};
+use super::row_buf::{Mark, RowBuf};
+use super::{Direction, ReadOptions, Row};
 
 /// Everything a read needs besides the records: the snapshot, the clock reading and the
 /// table's data options, all fixed when the read starts.
@@ -80,37 +81,47 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One column being assembled.
-struct ColumnState {
-    name: Vec<u8>,
+/// The column being assembled: where it starts in the row buffer and what its records
+/// have decided so far.
+struct Pending {
+    mark: Mark,
+    name_len: usize,
+    /// Records older than this seqno are hidden (row or column tombstone).
     floor: SeqNo,
     tombstone_decided: bool,
     last_version: Option<i64>,
-    cells: Vec<Cell>,
+    /// Versions counted against the table's max_versions.
+    counted: usize,
+    /// The read asked for this column (projection and column range).
+    wanted: bool,
+    /// An unwanted column still makes the row exist when a version of it is alive.
+    alive: bool,
 }
 
-/// Assembles one row from its records given in forward internal-key order.
-pub struct RowAssembler<'c> {
+/// Assembles one row, from its records given in forward internal-key order, into a
+/// `RowBuf` (reused from row to row, so a scan does not allocate per row).
+pub struct RowAssembler<'c, 'b> {
     ctx: &'c ReadContext,
+    buf: &'b mut RowBuf,
     row_floor: SeqNo,
     head_decided: bool,
     marker_alive: bool,
     visible: bool,
-    column: Option<ColumnState>,
-    out: Vec<Column>,
+    column: Option<Pending>,
 }
 
-impl<'c> RowAssembler<'c> {
-    /// Starts a row.
-    pub fn new(ctx: &'c ReadContext) -> RowAssembler<'c> {
+impl<'c, 'b> RowAssembler<'c, 'b> {
+    /// Starts row `row` in `buf`, discarding what `buf` held.
+    pub fn new(ctx: &'c ReadContext, buf: &'b mut RowBuf, row: &[u8]) -> RowAssembler<'c, 'b> {
+        buf.reset(row);
         RowAssembler {
             ctx,
+            buf,
             row_floor: 0,
             head_decided: false,
             marker_alive: false,
             visible: false,
             column: None,
-            out: Vec::new(),
         }
     }
 
@@ -119,42 +130,54 @@ impl<'c> RowAssembler<'c> {
             return;
         };
         let ctx = self.ctx;
-        let mut cells: Vec<Cell> = col
-            .cells
-            .into_iter()
-            .filter(|c| !ctx.expired(c.version_ms))
-            .collect();
-        if cells.is_empty() {
-            return;
+        if col.wanted {
+            let alive = self
+                .buf
+                .retain_pending(&col.mark, usize::MAX, |v| !ctx.expired(v));
+            self.visible |= alive > 0;
+            let kept = self
+                .buf
+                .retain_pending(&col.mark, ctx.read_max_versions(), |v| {
+                    ctx.read
+                        .time_range
+                        .is_none_or(|(start, end)| start <= v && v < end)
+                });
+            if kept > 0 {
+                self.buf.commit_column(&col.mark, col.name_len);
+                return;
+            }
+        } else {
+            self.visible |= col.alive;
         }
-        self.visible = true;
-        if !ctx.wants_column(&col.name) {
-            return;
-        }
-        if let Some((start, end)) = ctx.read.time_range {
-            cells.retain(|c| start <= c.version_ms && c.version_ms < end);
-        }
-        cells.truncate(ctx.read_max_versions());
-        if !cells.is_empty() {
-            self.out.push(Column {
-                name: col.name,
-                cells,
-            });
-        }
+        self.buf.rollback(&col.mark);
     }
 
-    fn enter_column(&mut self, name: Vec<u8>) -> &mut ColumnState {
-        if self.column.as_ref().is_some_and(|c| c.name != name) {
+    /// Makes `escaped` (a column name as cell keys hold it) the pending column.
+    fn enter_column(&mut self, row: &[u8], escaped: &[u8]) -> Result<&mut Pending> {
+        let same = self.column.is_some() && self.buf.pending_escaped == escaped;
+        if !same {
             self.finish_column();
+            let mark = self.buf.mark();
+            key::unescape_into(escaped, self.buf.bytes_mut())
+                .ok_or_else(|| malformed(row, "bad column name"))?;
+            let name_len = self.buf.payload_len() - mark.name_start();
+            let wanted = self
+                .ctx
+                .wants_column(self.buf.arena(mark.name_start(), name_len));
+            self.buf.pending_escaped.clear();
+            self.buf.pending_escaped.extend_from_slice(escaped);
+            self.column = Some(Pending {
+                mark,
+                name_len,
+                floor: self.row_floor,
+                tombstone_decided: false,
+                last_version: None,
+                counted: 0,
+                wanted,
+                alive: false,
+            });
         }
-        let floor = self.row_floor;
-        self.column.get_or_insert_with(|| ColumnState {
-            name,
-            floor,
-            tombstone_decided: false,
-            last_version: None,
-            cells: Vec::new(),
-        })
+        Ok(self.column.as_mut().expect("a pending column was just set"))
     }
 
     /// Feeds the next record (forward internal-key order, all of this row).
@@ -164,9 +187,10 @@ impl<'c> RowAssembler<'c> {
         if seqno > self.ctx.snapshot {
             return Ok(());
         }
-        let parsed = key::parse_cell_key(cell).ok_or_else(|| malformed(row, "bad cell key"))?;
-        match parsed.body {
-            CellBody::RowHead => {
+        let (_, body) =
+            key::parse_cell_key_raw(cell).ok_or_else(|| malformed(row, "bad cell key"))?;
+        match body {
+            RawCellBody::RowHead => {
                 if self.head_decided {
                     return Ok(());
                 }
@@ -179,43 +203,39 @@ impl<'c> RowAssembler<'c> {
                     self.marker_alive = !self.ctx.expired(i64::from_le_bytes(raw));
                 }
             }
-            CellBody::ColumnTombstone { column } => {
-                let col = self.enter_column(column);
+            RawCellBody::ColumnTombstone { column } => {
+                let col = self.enter_column(row, column)?;
                 if !col.tombstone_decided {
                     col.tombstone_decided = true;
                     col.floor = col.floor.max(seqno);
                 }
             }
-            CellBody::Version { column, version_ms } => {
-                let max = self.ctx.table_max_versions();
-                let col = self.enter_column(column);
+            RawCellBody::Version { column, version_ms } => {
+                let ctx = self.ctx;
+                let max = ctx.table_max_versions();
+                let col = self.enter_column(row, column)?;
                 if col.last_version == Some(version_ms) {
                     return Ok(()); // an older record of a version key already decided
                 }
                 col.last_version = Some(version_ms);
-                if seqno < col.floor || kind != Kind::Put || col.cells.len() >= max {
+                if seqno < col.floor || kind != Kind::Put || col.counted >= max {
                     return Ok(());
                 }
-                col.cells.push(Cell {
-                    version_ms,
-                    value: value.to_vec(),
-                });
+                col.counted += 1;
+                if col.wanted {
+                    self.buf.push_cell(version_ms, value);
+                } else if !ctx.expired(version_ms) {
+                    col.alive = true;
+                }
             }
         }
         Ok(())
     }
 
-    /// Finishes the row: `None` if it does not exist at this snapshot.
-    pub fn finish(mut self, row: &[u8]) -> Option<Row> {
+    /// Finishes the row: true if it exists at this snapshot (its columns are in the buffer).
+    pub fn finish(mut self) -> bool {
         self.finish_column();
-        if self.visible || self.marker_alive {
-            Some(Row {
-                key: row.to_vec(),
-                columns: self.out,
-            })
-        } else {
-            None
-        }
+        self.visible || self.marker_alive
     }
 }
 
@@ -236,8 +256,19 @@ fn current_row(iter: &dyn KvIter) -> Result<&[u8]> {
 
 /// Reads one row with a fresh iterator over every source.
 pub fn get_row(iter: &mut dyn KvIter, row: &[u8], ctx: &ReadContext) -> Result<Option<Row>> {
+    let mut buf = RowBuf::new();
+    Ok(get_row_into(iter, row, ctx, &mut buf)?.then(|| buf.to_row()))
+}
+
+/// Reads one row into `buf`; true if the row exists.
+pub fn get_row_into(
+    iter: &mut dyn KvIter,
+    row: &[u8],
+    ctx: &ReadContext,
+    buf: &mut RowBuf,
+) -> Result<bool> {
     iter.seek(row)?;
-    let mut asm = RowAssembler::new(ctx);
+    let mut asm = RowAssembler::new(ctx, buf, row);
     while iter.valid() {
         if current_row(iter)? != row {
             break;
@@ -245,7 +276,7 @@ pub fn get_row(iter: &mut dyn KvIter, row: &[u8], ctx: &ReadContext) -> Result<O
         asm.push(row, iter.key(), iter.value())?;
         iter.next()?;
     }
-    Ok(asm.finish(row))
+    Ok(asm.finish())
 }
 
 /// Walks rows of a range in one direction, assembling each (see `Direction` for bounds).
@@ -258,6 +289,8 @@ pub struct RowScanner<I: KvIter> {
     started: bool,
     done: bool,
     row: Vec<u8>,
+    /// The current row, reused from row to row.
+    buf: RowBuf,
     // Backward scans: one row's records, collected in reverse then replayed forward.
     keys: Vec<u8>,
     values: Vec<u8>,
@@ -282,6 +315,7 @@ impl<I: KvIter> RowScanner<I> {
             started: false,
             done: false,
             row: Vec::new(),
+            buf: RowBuf::new(),
             keys: Vec::new(),
             values: Vec::new(),
             spans: Vec::new(),
@@ -307,8 +341,13 @@ impl<I: KvIter> RowScanner<I> {
         }
     }
 
-    /// The next existing row, or `None` at the end of the range.
+    /// The next existing row as an owned `Row`, or `None` at the end of the range.
     pub fn next_row(&mut self) -> Result<Option<Row>> {
+        Ok(self.next_row_ref()?.map(RowBuf::to_row))
+    }
+
+    /// The next existing row, borrowed until the next call; `None` at the end of the range.
+    pub fn next_row_ref(&mut self) -> Result<Option<&RowBuf>> {
         if self.done {
             return Ok(None);
         }
@@ -334,7 +373,7 @@ impl<I: KvIter> RowScanner<I> {
                     return Ok(None);
                 }
                 Ok(Step::Skip) => continue,
-                Ok(Step::Row(r)) => return Ok(Some(r)),
+                Ok(Step::Row) => return Ok(Some(&self.buf)),
                 Err(e) => {
                     self.done = true;
                     return Err(e);
@@ -347,18 +386,18 @@ impl<I: KvIter> RowScanner<I> {
         if row >= self.end.as_slice() {
             return Ok(Step::End);
         }
-        let in_range = row >= self.start.as_slice();
-        let mut asm = RowAssembler::new(&self.ctx);
-        while self.iter.valid() && current_row(&self.iter)? == row {
-            if in_range {
-                asm.push(row, self.iter.key(), self.iter.value())?;
+        if row < self.start.as_slice() {
+            while self.iter.valid() && current_row(&self.iter)? == row {
+                self.iter.next()?;
             }
+            return Ok(Step::Skip);
+        }
+        let mut asm = RowAssembler::new(&self.ctx, &mut self.buf, row);
+        while self.iter.valid() && current_row(&self.iter)? == row {
+            asm.push(row, self.iter.key(), self.iter.value())?;
             self.iter.next()?;
         }
-        Ok(match (in_range, asm.finish(row)) {
-            (true, Some(r)) => Step::Row(r),
-            _ => Step::Skip,
-        })
+        Ok(if asm.finish() { Step::Row } else { Step::Skip })
     }
 
     fn backward_row(&mut self, row: &[u8]) -> Result<Step> {
@@ -382,21 +421,19 @@ impl<I: KvIter> RowScanner<I> {
         if !in_range {
             return Ok(Step::Skip);
         }
-        let mut asm = RowAssembler::new(&self.ctx);
+        let mut asm = RowAssembler::new(&self.ctx, &mut self.buf, row);
         for &(k0, k1, v0, v1) in self.spans.iter().rev() {
             asm.push(row, &self.keys[k0..k1], &self.values[v0..v1])?;
         }
-        Ok(match asm.finish(row) {
-            Some(r) => Step::Row(r),
-            None => Step::Skip,
-        })
+        Ok(if asm.finish() { Step::Row } else { Step::Skip })
     }
 }
 
 enum Step {
     End,
     Skip,
-    Row(Row),
+    /// The row is in the scanner's buffer.
+    Row,
 }
 
 #[cfg(test)]
