@@ -10,6 +10,11 @@ use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::transaction::TxnSession;
 use crate::table::Table;
 
+thread_local! {
+    /// Each thread's buffer for point reads, reused so a GetRow allocates no engine row.
+    static READ_BUF: std::cell::RefCell<engine::RowBuf> = Default::default();
+}
+
 /// The rows one GetRange call returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangePage {
@@ -61,11 +66,22 @@ impl Table {
         if let Some(txn) = txn {
             txn.check_partition(pk.first().map(|(_, v)| v))?;
         }
-        let row = self.read_row(&encode(&pk), &spec.read_options(self.schema()), txn)?;
-        let row = match row {
-            Some(row) => spec.project(self.schema(), RowData::from_engine(self.schema(), row)?),
-            None => None,
+        let row_key = encode(&pk);
+        let read = spec.read_options(self.schema());
+        let row = match txn {
+            Some(_) => match self.read_row(&row_key, &read, txn)? {
+                Some(row) => Some(RowData::from_engine(self.schema(), row)?),
+                None => None,
+            },
+            None => READ_BUF.with_borrow_mut(|buf| -> OtsResult<Option<RowData>> {
+                Ok(if self.engine().get_row_into(&row_key, &read, buf)? {
+                    Some(RowData::from_row_buf(self.schema(), buf)?)
+                } else {
+                    None
+                })
+            })?,
         };
+        let row = row.and_then(|row| spec.project(self.schema(), row));
         let bytes = row.as_ref().map(RowData::size_bytes).unwrap_or(0);
         Ok((row, Consumed::read(bytes)))
     }
@@ -148,7 +164,6 @@ impl Table {
         let mut bytes = 0usize;
         let mut next_start = None;
         while let Some(row) = source.next_row()? {
-            let row = RowData::from_engine(self.schema(), row)?;
             if rows.len() >= max_rows
                 || scanned_rows >= limits::MAX_RANGE_ROWS
                 || bytes >= limits::MAX_RANGE_BYTES
@@ -176,7 +191,8 @@ impl Table {
 struct RangeSource<'a, 't> {
     table: &'a Table,
     scan: RowIter,
-    peeked: Option<engine::Row>,
+    /// The next scanned row (encoded key, decoded row), held while merging touched rows.
+    peeked: Option<(Vec<u8>, RowData)>,
     // Row keys the transaction changed inside the range, in scan order.
     touched: std::iter::Peekable<std::vec::IntoIter<Vec<u8>>>,
     direction: Direction,
@@ -185,31 +201,41 @@ struct RangeSource<'a, 't> {
 }
 
 impl RangeSource<'_, '_> {
-    fn next_row(&mut self) -> OtsResult<Option<engine::Row>> {
+    fn next_row(&mut self) -> OtsResult<Option<RowData>> {
+        let schema = self.table.schema();
+        if self.peeked.is_none() && self.touched.peek().is_none() {
+            // Nothing to merge: decode straight from the scan's lent row.
+            return match self.scan.next_ref()? {
+                Some(row) => Ok(Some(RowData::from_row_buf(schema, row)?)),
+                None => Ok(None),
+            };
+        }
         loop {
             if self.peeked.is_none() {
-                self.peeked = self.scan.next().transpose()?;
+                if let Some(row) = self.scan.next_ref()? {
+                    self.peeked = Some((row.key().to_vec(), RowData::from_row_buf(schema, row)?));
+                }
             }
             let take_touched = match (self.touched.peek(), &self.peeked) {
                 (None, _) => false,
                 (Some(_), None) => true,
-                (Some(t), Some(row)) => match self.direction {
-                    Direction::Forward => t.as_slice() <= row.key.as_slice(),
-                    Direction::Backward => t.as_slice() >= row.key.as_slice(),
+                (Some(t), Some((key, _))) => match self.direction {
+                    Direction::Forward => t <= key,
+                    Direction::Backward => t >= key,
                 },
             };
             if !take_touched {
-                return Ok(self.peeked.take());
+                return Ok(self.peeked.take().map(|(_, row)| row));
             }
             let Some(row_key) = self.touched.next() else {
-                return Ok(self.peeked.take());
+                return Ok(self.peeked.take().map(|(_, row)| row));
             };
-            if self.peeked.as_ref().is_some_and(|r| r.key == row_key) {
+            if self.peeked.as_ref().is_some_and(|(key, _)| *key == row_key) {
                 self.peeked = None;
             }
             // A row the transaction deleted reads as `None`: skip to the next one.
             if let Some(row) = self.table.read_row(&row_key, self.read, self.txn)? {
-                return Ok(Some(row));
+                return Ok(Some(RowData::from_engine(schema, row)?));
             }
         }
     }

@@ -58,11 +58,40 @@ impl RowData {
     ///
     /// Errors: 500 when stored bytes do not decode (logged with the table name).
     pub fn from_engine(schema: &TableSchema, row: engine::Row) -> OtsResult<RowData> {
+        let columns = row.columns.iter().map(|c| {
+            let cells = c
+                .cells
+                .iter()
+                .map(|cell| (cell.version_ms, cell.value.as_slice()));
+            (c.name.as_slice(), cells)
+        });
+        Self::decode(schema, &row.key, columns)
+    }
+
+    /// Decodes a row lent by an engine scan or point read, without an owned copy first.
+    ///
+    /// Errors: as `from_engine`.
+    pub fn from_row_buf(schema: &TableSchema, row: &engine::RowBuf) -> OtsResult<RowData> {
+        let columns = row.columns().map(|c| {
+            let cells = c.cells().map(|cell| (cell.version_ms, cell.value));
+            (c.name(), cells)
+        });
+        Self::decode(schema, row.key(), columns)
+    }
+
+    fn decode<'a, C>(
+        schema: &TableSchema,
+        key_bytes: &[u8],
+        stored: impl ExactSizeIterator<Item = (&'a [u8], C)>,
+    ) -> OtsResult<RowData>
+    where
+        C: ExactSizeIterator<Item = (i64, &'a [u8])>,
+    {
         let corrupt = |what: &str| {
             tracing::error!(table = %schema.table_name, what, "stored row does not decode");
             OtsError::internal()
         };
-        let values = key::decode_row_key(&row.key).ok_or_else(|| corrupt("row key"))?;
+        let values = key::decode_row_key(key_bytes).ok_or_else(|| corrupt("row key"))?;
         if values.len() != schema.primary_key.len() {
             return Err(corrupt("row key column count"));
         }
@@ -72,19 +101,22 @@ impl RowData {
             .map(|c| c.name.clone())
             .zip(values)
             .collect();
-        let mut columns = Vec::with_capacity(row.columns.len());
-        for col in row.columns {
-            let name = String::from_utf8(col.name).map_err(|_| corrupt("column name"))?;
-            let mut versions = Vec::with_capacity(col.cells.len());
-            for cell in col.cells {
-                let value = Value::decode(&cell.value).map_err(|e| corrupt(e.what))?;
+        let mut columns = Vec::with_capacity(stored.len());
+        for (name, cells) in stored {
+            let name = std::str::from_utf8(name).map_err(|_| corrupt("column name"))?;
+            let mut versions = Vec::with_capacity(cells.len());
+            for (version_ms, bytes) in cells {
+                let value = Value::decode(bytes).map_err(|e| corrupt(e.what))?;
                 versions.push(Version {
-                    timestamp_ms: cell.version_ms,
+                    timestamp_ms: version_ms,
                     value,
                 });
             }
             if !versions.is_empty() {
-                columns.push(Column { name, versions });
+                columns.push(Column {
+                    name: name.to_string(),
+                    versions,
+                });
             }
         }
         Ok(RowData {
