@@ -76,6 +76,14 @@ impl RowBuf {
         self.bytes.len()
     }
 
+    /// Frees the buffers when they have grown past `max_bytes` (after one huge row), so a
+    /// long-lived buffer does not pin that memory forever.
+    pub fn trim(&mut self, max_bytes: usize) {
+        if self.bytes.capacity() + self.key.capacity() > max_bytes {
+            *self = RowBuf::new();
+        }
+    }
+
     /// An owned copy.
     pub fn to_row(&self) -> Row {
         Row {
@@ -237,5 +245,10 @@ mod tests {
         buf.reset(b"next");
         assert_eq!(buf.column_count(), 0);
         assert_eq!(buf.key(), b"next");
+        buf.push_cell(1, &[0u8; 4096]);
+        buf.trim(1 << 20);
+        assert_eq!(buf.payload_len(), 4096, "small buffers are kept");
+        buf.trim(1024);
+        assert_eq!((buf.key(), buf.payload_len()), (&b""[..], 0));
     }
 }

@@ -15,6 +15,9 @@ thread_local! {
     static READ_BUF: std::cell::RefCell<engine::RowBuf> = Default::default();
 }
 
+/// A point-read buffer that grew past this (one huge row) is freed after the read.
+const READ_BUF_KEEP_BYTES: usize = 1 << 20;
+
 /// The rows one GetRange call returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangePage {
@@ -74,11 +77,13 @@ impl Table {
                 None => None,
             },
             None => READ_BUF.with_borrow_mut(|buf| -> OtsResult<Option<RowData>> {
-                Ok(if self.engine().get_row_into(&row_key, &read, buf)? {
-                    Some(RowData::from_row_buf(self.schema(), buf)?)
-                } else {
-                    None
-                })
+                let found = self.engine().get_row_into(&row_key, &read, buf)?;
+                let row = match found {
+                    true => Some(RowData::from_row_buf(self.schema(), buf)?),
+                    false => None,
+                };
+                buf.trim(READ_BUF_KEEP_BYTES);
+                Ok(row)
             })?,
         };
         let row = row.and_then(|row| spec.project(self.schema(), row));
