@@ -271,6 +271,17 @@ pub fn version_key(row: &[u8], column: &[u8], version_ms: i64) -> Vec<u8> {
     finish_cell_key(row, out)
 }
 
+/// A seek target past every record of one column of `row` (`escaped` is `esc(name)` as a
+/// cell key holds it) and before any later column: the sub-tags are 0x00 and 0x01.
+pub fn column_end_key(row: &[u8], escaped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(row.len() + escaped.len() + 2);
+    out.extend_from_slice(row);
+    out.push(BODY_COLUMN);
+    out.extend_from_slice(escaped);
+    out.push(SUB_VERSION + 1);
+    out
+}
+
 /// The smallest cell key of any column named `column` or later in `row` (a seek target).
 pub fn column_seek_key(row: &[u8], column: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(row.len() + column.len() + 4);

@@ -670,6 +670,55 @@ mod tests {
     }
 
     #[test]
+    fn many_versions_across_memtable_and_sstables_read_the_newest_by_get_and_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataOptions {
+            ttl_secs: None,
+            max_versions: 2,
+        };
+        let e = Engine::open(dir.path(), opts(), data).unwrap();
+        for v in 1..=60i64 {
+            for r in 1..=3 {
+                let mut b = WriteBatch::new();
+                b.put(&row(r), b"a", Some(v), &v.to_le_bytes());
+                b.put(&row(r), b"b", Some(100 - v), b"b");
+                e.write(b).unwrap();
+            }
+            if v % 15 == 0 {
+                e.flush().unwrap(); // versions spread over several SSTables and the memtable
+            }
+        }
+        let read = ReadOptions::default();
+        let versions = |r: &Row| -> Vec<(Vec<u8>, Vec<i64>)> {
+            r.columns
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.cells.iter().map(|c| c.version_ms).collect(),
+                    )
+                })
+                .collect()
+        };
+        let want = vec![(b"a".to_vec(), vec![60, 59]), (b"b".to_vec(), vec![99, 98])];
+        for r in 1..=3 {
+            assert_eq!(versions(&e.get_row(&row(r), &read).unwrap().unwrap()), want);
+        }
+        let scanned: Vec<Row> = e
+            .scan(&row(0), &row(9), Direction::Forward, &read)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(scanned.len(), 3);
+        for (i, r) in scanned.iter().enumerate() {
+            assert_eq!(
+                (r.key.clone(), versions(r)),
+                (row(i as i64 + 1), want.clone())
+            );
+        }
+    }
+
+    #[test]
     fn async_writes_from_many_tasks_are_durable_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let durable = Options {

@@ -96,7 +96,13 @@ struct Pending {
     wanted: bool,
     /// An unwanted column still makes the row exist when a version of it is alive.
     alive: bool,
+    /// Records seen after the column reached the table's max_versions: they cannot matter.
+    surplus: usize,
 }
+
+/// After this many records a full column cannot use, readers seek past the column instead
+/// of stepping (a hot row of a max_versions=1 table holds every overwrite until compaction).
+const SKIP_AFTER_SURPLUS: usize = 8;
 
 /// Assembles one row, from its records given in forward internal-key order, into a
 /// `RowBuf` (reused from row to row, so a scan does not allocate per row).
@@ -175,6 +181,7 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
                 counted: 0,
                 wanted,
                 alive: false,
+                surplus: 0,
             });
         }
         Ok(self.column.as_mut().expect("a pending column was just set"))
@@ -214,11 +221,15 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
                 let ctx = self.ctx;
                 let max = ctx.table_max_versions();
                 let col = self.enter_column(row, column)?;
+                if col.counted >= max {
+                    col.surplus += 1;
+                    return Ok(()); // older than the newest max_versions: hidden
+                }
                 if col.last_version == Some(version_ms) {
                     return Ok(()); // an older record of a version key already decided
                 }
                 col.last_version = Some(version_ms);
-                if seqno < col.floor || kind != Kind::Put || col.counted >= max {
+                if seqno < col.floor || kind != Kind::Put {
                     return Ok(());
                 }
                 col.counted += 1;
@@ -230,6 +241,17 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
             }
         }
         Ok(())
+    }
+
+    /// A seek target past the pending column once it has fed many records it cannot use;
+    /// a forward reader seeks there instead of stepping. Each hint is given once.
+    pub fn take_skip_target(&mut self, row: &[u8]) -> Option<Vec<u8>> {
+        let col = self.column.as_mut()?;
+        if col.surplus < SKIP_AFTER_SURPLUS {
+            return None;
+        }
+        col.surplus = 0;
+        Some(key::column_end_key(row, &self.buf.pending_escaped))
     }
 
     /// Finishes the row: true if it exists at this snapshot (its columns are in the buffer).
@@ -274,7 +296,10 @@ pub fn get_row_into(
             break;
         }
         asm.push(row, iter.key(), iter.value())?;
-        iter.next()?;
+        match asm.take_skip_target(row) {
+            Some(target) => iter.seek(&target)?,
+            None => iter.next()?,
+        }
     }
     Ok(asm.finish())
 }
@@ -395,7 +420,10 @@ impl<I: KvIter> RowScanner<I> {
         let mut asm = RowAssembler::new(&self.ctx, &mut self.buf, row);
         while self.iter.valid() && current_row(&self.iter)? == row {
             asm.push(row, self.iter.key(), self.iter.value())?;
-            self.iter.next()?;
+            match asm.take_skip_target(row) {
+                Some(target) => self.iter.seek(&target)?,
+                None => self.iter.next()?,
+            }
         }
         Ok(if asm.finish() { Step::Row } else { Step::Skip })
     }
@@ -639,6 +667,43 @@ mod tests {
         assert_eq!(cells(&f.get_with(b"r", &ctx)), vec![c("a", 5, &[5])]);
         ctx.read.max_versions = 10; // capped by the table's
         assert_eq!(cells(&f.get_with(b"r", &ctx)).len(), 2);
+    }
+
+    #[test]
+    fn reads_seek_past_a_full_column_and_still_see_the_next_column_and_row() {
+        let mut f = Fixture::new();
+        let k = |r: u8| vec![0x02, r];
+        for r in [1u8, 2] {
+            for v in 1..=40i64 {
+                f.write(|b| b.put(&k(r), b"a", Some(v), &[v as u8]));
+            }
+            // A column name holding 0x00 checks the seek target's escaping.
+            f.write(|b| b.put(&k(r), b"a\0z", Some(7), b"next"));
+            f.write(|b| b.put(&k(r), b"b", Some(1), b"last"));
+        }
+        let mut ctx = f.ctx();
+        ctx.data.max_versions = 3;
+        let want = vec![
+            c("a", 40, &[40]),
+            c("a", 39, &[39]),
+            c("a", 38, &[38]),
+            c("a\0z", 7, b"next"),
+            c("b", 1, b"last"),
+        ];
+        assert_eq!(cells(&f.get_with(&k(1), &ctx)), want);
+        let mut s = RowScanner::new(f.mem.iter(), ctx.clone(), &k(0), &k(9), Direction::Forward);
+        for r in [1u8, 2] {
+            let row = s.next_row().unwrap().unwrap();
+            assert_eq!((row.key.clone(), cells(&Some(row))), (k(r), want.clone()));
+        }
+        assert!(s.next_row().unwrap().is_none());
+        // A time range before the newest versions finds nothing older: they are beyond
+        // max_versions, skipped or not.
+        ctx.read.time_range = Some((1, 30));
+        assert_eq!(
+            cells(&f.get_with(&k(1), &ctx)),
+            vec![c("a\0z", 7, b"next"), c("b", 1, b"last")]
+        );
     }
 
     #[test]

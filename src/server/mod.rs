@@ -86,6 +86,8 @@ pub async fn run(
                 service_fn(move |req| http::serve(Arc::clone(&state), req, service_guard.clone()));
             let conn = http1::Builder::new()
                 .keep_alive(true)
+                // Responses are small: one flattened write measured a little faster than writev.
+                .writev(false)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let result = tokio::select! {
