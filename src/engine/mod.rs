@@ -252,12 +252,12 @@ fn replay_wal(dir: &Path, number: u64, mem: &Memtable) -> Result<SeqNo> {
     Ok(last)
 }
 
-/// A new WAL, always preallocated so appends go through its mapping; extensions are made
-/// durable when the log will be fsynced, so each fdatasync commits no metadata.
+/// A new WAL: preallocated with durable extensions when it will be fsynced (so each
+/// fdatasync commits no metadata); unsynced and appended through a mapping otherwise.
 fn new_wal(dir: &Path, number: u64, sync: SyncPolicy) -> Result<WalWriter> {
     match sync {
-        SyncPolicy::Never => WalWriter::create_preallocated_unsynced(dir, number),
-        _ => WalWriter::create_preallocated(dir, number),
+        SyncPolicy::Never => WalWriter::create_unsynced(dir, number),
+        _ => WalWriter::create(dir, number),
     }
 }
 

@@ -25,17 +25,6 @@ pub const PREALLOCATE_CHUNK_BYTES: u64 = 8 << 20;
 /// bounds how long its own caller waits for the answer it already has.
 const MAX_ROUNDS_PER_LEADER: usize = 4;
 
-/// Whether and how a WAL file is extended ahead of its appends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Preallocate {
-    /// The file grows with each append; its length marks the end of the log.
-    No,
-    /// Zero-filled chunks, each made durable once.
-    Durable,
-    /// Zero-filled chunks, not synced, appended to through a shared mapping.
-    Unsynced,
-}
-
 /// An open WAL file being appended to.
 #[derive(Debug)]
 pub struct WalWriter {
@@ -43,9 +32,10 @@ pub struct WalWriter {
     path: PathBuf,
     number: u64,
     bytes: u64,
-    /// Bytes of the file already written (zeros past `bytes`); 0 when not preallocating.
+    /// Bytes of the file already written (zeros past `bytes`).
     allocated: u64,
-    preallocate: Preallocate,
+    /// Extensions are fdatasynced (the log will be synced) or not (`SyncPolicy::Never`).
+    synced: bool,
     /// For unsynced logs, a shared mapping of the preallocated bytes: appends are a `memcpy`
     /// into the page cache instead of a `pwrite` each, and as safe against a process crash
     /// (the page cache outlives the process).
@@ -54,27 +44,21 @@ pub struct WalWriter {
 
 impl WalWriter {
     /// Creates WAL `number` in `dir` (fails if it exists) and makes its name durable. The
-    /// file grows with each append, so its length marks the end of the log.
+    /// file is extended in zero-filled chunks of `PREALLOCATE_CHUNK_BYTES` (each made durable
+    /// once), so a later `sync` overwrites already-allocated blocks and fdatasync need not
+    /// commit any metadata: the cheap fsync that makes durable group commit fast. A zero
+    /// frame header marks the end of the log (see reader.rs).
     pub fn create(dir: &Path, number: u64) -> Result<WalWriter> {
-        Self::open_new(dir, number, Preallocate::No)
+        Self::open_new(dir, number, true)
     }
 
-    /// Like `create`, but the file is extended in zero-filled chunks of
-    /// `PREALLOCATE_CHUNK_BYTES` (each made durable once), so a later `sync` overwrites
-    /// already-allocated blocks and fdatasync need not commit any metadata: the cheap fsync
-    /// that makes durable group commit fast. A zero frame header marks the end of the log
-    /// (see reader.rs).
-    pub fn create_preallocated(dir: &Path, number: u64) -> Result<WalWriter> {
-        Self::open_new(dir, number, Preallocate::Durable)
+    /// Like `create`, without fsyncing each extension, and appended to through a shared
+    /// mapping: for logs that are never synced (`SyncPolicy::Never`).
+    pub fn create_unsynced(dir: &Path, number: u64) -> Result<WalWriter> {
+        Self::open_new(dir, number, false)
     }
 
-    /// Like `create_preallocated`, without fsyncing each extension, and appended to through
-    /// a shared mapping: for logs that are never synced (`SyncPolicy::Never`).
-    pub fn create_preallocated_unsynced(dir: &Path, number: u64) -> Result<WalWriter> {
-        Self::open_new(dir, number, Preallocate::Unsynced)
-    }
-
-    fn open_new(dir: &Path, number: u64, preallocate: Preallocate) -> Result<WalWriter> {
+    fn open_new(dir: &Path, number: u64, synced: bool) -> Result<WalWriter> {
         let path = filename::wal_path(dir, number);
         let file = OpenOptions::new()
             .read(true) // a shared writable mapping needs a read-write descriptor
@@ -88,12 +72,10 @@ impl WalWriter {
             number,
             bytes: 0,
             allocated: 0,
-            preallocate,
+            synced,
             map: None,
         };
-        if preallocate != Preallocate::No {
-            w.extend_to(PREALLOCATE_CHUNK_BYTES)?;
-        }
+        w.extend_to(PREALLOCATE_CHUNK_BYTES)?;
         sync_dir(dir)?;
         Ok(w)
     }
@@ -111,13 +93,13 @@ impl WalWriter {
                 .map_err(|e| Error::io(&self.path, e))?;
             at += n as u64;
         }
-        if self.preallocate == Preallocate::Durable {
+        if self.synced {
             self.file
                 .sync_data()
                 .map_err(|e| Error::io(&self.path, e))?;
         }
         self.allocated = target;
-        if self.preallocate == Preallocate::Unsynced {
+        if !self.synced {
             // Only unsynced logs are mapped: under fdatasync, every store to a page just
             // written back faults again (write protection, stable pages), which made durable
             // group commit several times slower than `pwrite`.
@@ -134,10 +116,10 @@ impl WalWriter {
     }
 
     /// Appends framed records (not yet durable): one `write` call, or a copy into the
-    /// mapping of a preallocated log.
+    /// mapping of an unsynced log.
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
         let end = self.bytes + framed.len() as u64;
-        if self.preallocate != Preallocate::No && end > self.allocated {
+        if end > self.allocated {
             self.extend_to(end)?;
         }
         match &mut self.map {
@@ -409,18 +391,28 @@ mod tests {
     #[test]
     fn wal_writer_appends_and_refuses_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = WalWriter::create(dir.path(), 3).unwrap();
-        w.append(b"abc").unwrap();
-        w.sync().unwrap();
-        assert_eq!((w.bytes(), w.number()), (3, 3));
-        assert_eq!(std::fs::read(w.path()).unwrap(), b"abc");
-        assert!(WalWriter::create(dir.path(), 3).is_err());
+        for (number, mut w) in [
+            (3, WalWriter::create(dir.path(), 3).unwrap()),
+            (5, WalWriter::create_unsynced(dir.path(), 5).unwrap()),
+        ] {
+            w.append(b"abc").unwrap();
+            w.sync().unwrap();
+            assert_eq!((w.bytes(), w.number()), (3, number));
+            let on_disk = std::fs::read(w.path()).unwrap();
+            assert_eq!(
+                &on_disk[..4],
+                b"abc\0",
+                "appended bytes, then the zero tail"
+            );
+            assert!(WalWriter::create(dir.path(), number).is_err());
+            assert!(WalWriter::create_unsynced(dir.path(), number).is_err());
+        }
     }
 
     #[test]
     fn preallocated_wal_grows_in_zero_chunks_and_replays_to_the_last_record() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = WalWriter::create_preallocated(dir.path(), 4).unwrap();
+        let mut w = WalWriter::create(dir.path(), 4).unwrap();
         let len = |w: &WalWriter| std::fs::metadata(w.path()).unwrap().len();
         assert_eq!(len(&w), PREALLOCATE_CHUNK_BYTES);
         let mut payloads = Vec::new();
