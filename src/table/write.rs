@@ -12,10 +12,14 @@ use crate::table::capacity::Consumed;
 use crate::table::condition::Condition;
 use crate::table::limits;
 use crate::table::row::{pk_len, ColumnChange, PrimaryKey, RowData};
+use crate::table::row_lock::RowGuard;
 use crate::table::schema::{validate_column_name, validate_pk, PkInput, PkUse, TableOptions};
 use crate::table::transaction::{partition_key, TxnSession};
 use crate::table::value::Value;
 use crate::table::{stripe, transaction, Table, PARTITION_GATE_STRIPES};
+
+/// Partition gates and row locks held across a commit (see `Table::lock_and_stage`).
+type WriteGuards<'a> = (Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
 
 /// What a write returns besides its capacity (ReturnContent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -465,25 +469,8 @@ impl Table {
                 "An atomic batch can't write the same row twice.",
             ));
         }
-        let ok = || prepared.iter().filter_map(|(p, _, _)| p.as_ref().ok());
-        let partitions: Vec<Vec<u8>> = ok()
-            .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
-            .collect();
-        let _gates = self.read_gates(&partitions);
-        let _locks = self
-            .row_locks
-            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
         let mut batch = WriteBatch::new();
-        let staged: Vec<OtsResult<Consumed>> = prepared
-            .iter()
-            .map(|(p, condition, _)| {
-                let p = p.as_ref().map_err(Clone::clone)?;
-                self.check_partition_free(&p.pk)?;
-                let (row_batch, consumed) = self.stage(p, condition, None)?;
-                batch.append(row_batch);
-                Ok(consumed)
-            })
-            .collect();
+        let (_guards, staged) = self.lock_and_stage(&prepared, |row_batch| batch.append(row_batch));
         let failure = staged
             .iter()
             .enumerate()
@@ -522,25 +509,8 @@ impl Table {
         &self,
         run: Vec<(OtsResult<PreparedWrite>, Condition, ReturnKind)>,
     ) -> Vec<OtsResult<WriteOutcome>> {
-        let ok = || run.iter().filter_map(|(p, _, _)| p.as_ref().ok());
-        let partitions: Vec<Vec<u8>> = ok()
-            .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
-            .collect();
-        let _gates = self.read_gates(&partitions);
-        let _locks = self
-            .row_locks
-            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
         let mut batches = Vec::with_capacity(run.len());
-        let staged: Vec<OtsResult<Consumed>> = run
-            .iter()
-            .map(|(p, condition, _)| {
-                let p = p.as_ref().map_err(Clone::clone)?;
-                self.check_partition_free(&p.pk)?;
-                let (batch, consumed) = self.stage(p, condition, None)?;
-                batches.push(batch);
-                Ok(consumed)
-            })
-            .collect();
+        let (_guards, staged) = self.lock_and_stage(&run, |batch| batches.push(batch));
         let mut committed = self.engine().write_many(batches).into_iter();
         run.iter()
             .zip(staged)
@@ -552,6 +522,35 @@ impl Table {
                 Ok(WriteOutcome { consumed, returned })
             })
             .collect()
+    }
+
+    /// Takes the partition gates and row locks of `rows` in the global order (gates, then
+    /// row keys, each sorted), then checks and stages each prepared row, handing its batch
+    /// to `sink`. The returned guards must be held until the batches are committed.
+    fn lock_and_stage(
+        &self,
+        rows: &[(OtsResult<PreparedWrite>, Condition, ReturnKind)],
+        mut sink: impl FnMut(WriteBatch),
+    ) -> (WriteGuards<'_>, Vec<OtsResult<Consumed>>) {
+        let ok = || rows.iter().filter_map(|(p, _, _)| p.as_ref().ok());
+        let partitions: Vec<Vec<u8>> = ok()
+            .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
+            .collect();
+        let gates = self.read_gates(&partitions);
+        let locks = self
+            .row_locks
+            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
+        let staged = rows
+            .iter()
+            .map(|(p, condition, _)| {
+                let p = p.as_ref().map_err(Clone::clone)?;
+                self.check_partition_free(&p.pk)?;
+                let (batch, consumed) = self.stage(p, condition, None)?;
+                sink(batch);
+                Ok(consumed)
+            })
+            .collect();
+        ((gates, locks), staged)
     }
 
     /// Read guards on the partition gates of `partitions`, in gate order, each gate once.
