@@ -215,16 +215,13 @@ fn optional<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h
 /// The canonical block of the request's `x-ots-*` headers as received. Values that are not
 /// visible ASCII are signed as lossy UTF-8; such a request simply fails to verify.
 fn canonical(headers: &HeaderMap, exclude: &str) -> String {
-    let owned: Vec<(&str, String)> = headers
+    // Only `x-ots-*` headers sign; their values are borrowed unless they are not UTF-8.
+    let ots: Vec<(&str, std::borrow::Cow<'_, str>)> = headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .filter(|(name, _)| name.as_str().starts_with(sign::OTS_HEADER_PREFIX))
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
         .collect();
-    sign::canonical_headers(owned.iter().map(|(n, v)| (*n, v.as_str())), exclude)
+    sign::canonical_headers(ots.iter().map(|(n, v)| (*n, v.as_ref())), exclude)
 }
 
 #[cfg(test)]

@@ -51,7 +51,21 @@ pub fn new_request_id() -> String {
         since_epoch.as_micros() as u64
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{start:014x}-{n:08x}")
+    let mut id = String::with_capacity(24);
+    push_hex(&mut id, start, 14);
+    id.push('-');
+    push_hex(&mut id, n, 8);
+    id
+}
+
+/// Appends `v` in lower-case hex, zero-padded to at least `width` digits (`{v:0width$x}`
+/// without the formatter, which showed in the request profile).
+fn push_hex(out: &mut String, v: u64, width: usize) {
+    let digits = (16 - v.leading_zeros() as usize / 4).max(width).max(1);
+    for i in (0..digits).rev() {
+        let nibble = if i < 16 { (v >> (i * 4)) & 0xf } else { 0 };
+        out.push(char::from(b"0123456789abcdef"[nibble as usize]));
+    }
 }
 
 /// The date format of `x-ots-date` in responses (Python parses it with `%f`). Formatted
@@ -81,26 +95,51 @@ pub fn build(
     request_id: &str,
     signer: Option<&ResponseSigner>,
 ) -> Response<Body> {
-    let headers: [(&str, String); 4] = [
-        (CONTENT_MD5_HEADER, sign::content_md5(&body)),
-        (REQUEST_ID_HEADER, request_id.to_string()),
-        (DATE_HEADER, response_date()),
-        (CONTENT_TYPE_HEADER, CONTENT_TYPE_PROTOBUF.to_string()),
-    ];
+    let md5 = sign::content_md5(&body);
+    let date = response_date();
+    let authorization = signer.map(|signer| {
+        // The canonical block of exactly the four headers below, written in its sorted
+        // order (contentmd5 < contenttype < date < requestid) instead of sorted each time.
+        let block = [
+            (CONTENT_MD5_HEADER, md5.as_str()),
+            (CONTENT_TYPE_HEADER, CONTENT_TYPE_PROTOBUF),
+            (DATE_HEADER, date.as_str()),
+            (REQUEST_ID_HEADER, request_id),
+        ]
+        .iter()
+        .enumerate()
+        .fold(
+            String::with_capacity(160),
+            |mut block, (i, (name, value))| {
+                if i > 0 {
+                    block.push('\n');
+                }
+                block.push_str(name);
+                block.push(':');
+                block.push_str(value);
+                block
+            },
+        );
+        let signature = sign::sign_response(&signer.key, &block, signer.api_name);
+        sign::authorization_header(&signer.access_key_id, &signature)
+    });
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     let map = response.headers_mut();
-    for (name, value) in &headers {
-        insert(map, name, value);
-    }
-    if let Some(signer) = signer {
-        let block = sign::canonical_headers(headers.iter().map(|(n, v)| (*n, v.as_str())), "");
-        let signature = sign::sign_response(&signer.key, &block, signer.api_name);
-        insert(
-            map,
-            AUTHORIZATION.as_str(),
-            &sign::authorization_header(&signer.access_key_id, &signature),
-        );
+    map.reserve(5);
+    insert(map, HeaderName::from_static(CONTENT_MD5_HEADER), md5);
+    insert(
+        map,
+        HeaderName::from_static(REQUEST_ID_HEADER),
+        request_id.to_string(),
+    );
+    insert(map, HeaderName::from_static(DATE_HEADER), date);
+    map.insert(
+        HeaderName::from_static(CONTENT_TYPE_HEADER),
+        HeaderValue::from_static(CONTENT_TYPE_PROTOBUF),
+    );
+    if let Some(authorization) = authorization {
+        insert(map, AUTHORIZATION, authorization);
     }
     response
 }
@@ -144,17 +183,14 @@ pub fn log(request_id: &str, api: &str, status: StatusCode, latency: Duration) {
     );
 }
 
-fn insert(map: &mut hyper::HeaderMap, name: &str, value: &str) {
-    // Names are our constants and values are base64, hex, dates or ASCII ids; a value that
-    // could not be a header would be a bug here, so it is logged rather than panicking.
-    match (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
-    ) {
-        (Ok(name), Ok(value)) => {
+fn insert(map: &mut hyper::HeaderMap, name: HeaderName, value: String) {
+    // Values are base64, hex, dates or ASCII ids; one that could not be a header would be
+    // a bug here, so it is logged rather than panicking. The String's buffer is reused.
+    match HeaderValue::try_from(value) {
+        Ok(value) => {
             map.insert(name, value);
         }
-        _ => tracing::error!(name, value, "response header not representable"),
+        Err(_) => tracing::error!(%name, "response header not representable"),
     }
 }
 
@@ -226,6 +262,22 @@ mod tests {
             decoded.message.as_deref(),
             Some("The size of POST data is too large.")
         );
+    }
+
+    #[test]
+    fn hex_matches_the_formatter() {
+        for (v, width) in [
+            (0u64, 8),
+            (0xabc, 8),
+            (u64::MAX, 8),
+            (0x1234_5678_9abc, 14),
+            (1, 0),
+            (0, 0),
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, v, width);
+            assert_eq!(s, format!("{v:0width$x}"));
+        }
     }
 
     #[test]
