@@ -50,8 +50,19 @@ where
         .collect();
     // Sorted as whole `name:value` lines: `x-ots-a-b:` sorts before `x-ots-a:`.
     lines.sort_unstable_by(|a, b| line_bytes(a).cmp(line_bytes(b)));
-    let mut block = String::with_capacity(lines.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (i, (name, value)) in lines.iter().enumerate() {
+    join_lines(lines.iter().map(|(name, value)| (name.as_ref(), *value)))
+}
+
+/// Joins `(name, value)` pairs, already lower-case, trimmed and in byte order, into a
+/// canonical header block: `name:value` lines separated by `\n`. For callers whose header
+/// set is fixed and known sorted, such as the response's four `x-ots-*` headers.
+pub fn join_lines<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> String {
+    let len = lines
+        .clone()
+        .into_iter()
+        .map(|(n, v)| n.len() + v.len() + 2);
+    let mut block = String::with_capacity(len.sum());
+    for (i, (name, value)) in lines.into_iter().enumerate() {
         if i > 0 {
             block.push('\n');
         }

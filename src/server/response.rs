@@ -100,26 +100,12 @@ pub fn build(
     let authorization = signer.map(|signer| {
         // The canonical block of exactly the four headers below, written in its sorted
         // order (contentmd5 < contenttype < date < requestid) instead of sorted each time.
-        let block = [
+        let block = sign::join_lines([
             (CONTENT_MD5_HEADER, md5.as_str()),
             (CONTENT_TYPE_HEADER, CONTENT_TYPE_PROTOBUF),
             (DATE_HEADER, date.as_str()),
             (REQUEST_ID_HEADER, request_id),
-        ]
-        .iter()
-        .enumerate()
-        .fold(
-            String::with_capacity(160),
-            |mut block, (i, (name, value))| {
-                if i > 0 {
-                    block.push('\n');
-                }
-                block.push_str(name);
-                block.push(':');
-                block.push_str(value);
-                block
-            },
-        );
+        ]);
         let signature = sign::sign_response(&signer.key, &block, signer.api_name);
         sign::authorization_header(&signer.access_key_id, &signature)
     });
