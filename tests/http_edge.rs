@@ -191,6 +191,17 @@ fn sigterm_lets_an_in_flight_request_finish_before_exiting() {
 }
 
 #[test]
+fn sigterm_right_after_start_up_exits_cleanly() {
+    // The banner is the readiness signal: a SIGTERM sent the moment it appears must find
+    // the handler installed (it once raced the first accept and killed the process).
+    for _ in 0..5 {
+        let mut server = TestServer::start();
+        let status = server.stop();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+#[test]
 fn sigterm_closes_idle_keep_alive_connections() {
     let mut server = TestServer::start();
     let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");

@@ -96,13 +96,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .context("listener has no local address")?;
+    let shutdown = shutdown_signal();
     print!("{}", banner(bound, &args));
 
     let state = Arc::new(ServerState {
         catalog: Arc::clone(&catalog),
         config: server_config(&args),
     });
-    server::run(listener, state, shutdown_signal())
+    server::run(listener, state, shutdown)
         .await
         .context("server failed")?;
 
@@ -127,29 +128,37 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
     config
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: the server must own both signals before
+/// it announces itself, or a client that stops it right after start-up kills it instead.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGINT"))
+        .ok();
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM; use Ctrl-C"))
+        .ok();
+    async move {
+        // A signal that could not be registered never fires.
+        let interrupted = async {
+            match interrupt.as_mut() {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; use Ctrl-C");
-                std::future::pending::<()>().await;
+        };
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            _ = interrupted => {}
+            _ = terminated => {}
         }
-    };
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "cannot listen for SIGINT");
-                std::future::pending::<()>().await;
-            }
-        }
-        () = terminate => {}
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
 
 /// The start-up text: endpoint (a line `listening on http://ADDR` that tests parse), keys,
