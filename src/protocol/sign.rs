@@ -3,9 +3,9 @@
 //! request signatures, the response signature and the base64 content MD5. Pure functions,
 //! shared by the server (which verifies) and the client (which signs); no I/O here.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use std::borrow::Cow;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
