@@ -174,8 +174,8 @@ pub fn encode_pk_value(value: &PkValue, out: &mut Vec<u8>) {
 }
 
 /// Encodes a whole primary key (all columns in schema order) as a row key.
-pub fn encode_row_key(values: &[PkValue]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * 12);
+pub fn encode_row_key<'a>(values: impl IntoIterator<Item = &'a PkValue>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
     for v in values {
         encode_pk_value(v, &mut out);
     }

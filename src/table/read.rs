@@ -1,7 +1,7 @@
 //! GetRow and GetRange on a table: key validation, the engine read, projection to
 //! columns_to_get, and GetRange's paging rules (limit, 5000 rows, 4 MB, next start key).
 
-use crate::engine::{self, key, Direction, PkValue, RowIter};
+use crate::engine::{self, key, Direction, RowIter};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::limits;
@@ -39,7 +39,7 @@ fn concrete(pk: Vec<(String, PkInput)>) -> PrimaryKey {
 }
 
 fn encode(pk: &PrimaryKey) -> Vec<u8> {
-    key::encode_row_key(&pk.iter().map(|(_, v)| v.clone()).collect::<Vec<PkValue>>())
+    key::encode_row_key(pk.iter().map(|(_, v)| v))
 }
 
 impl Table {

@@ -602,7 +602,7 @@ impl Table {
             RowWrite::Delete { pk } => (WriteKind::Delete, pk, Vec::new()),
         };
         let (pk, generated) = self.resolve_pk(pk, kind, condition, in_txn)?;
-        let row_key = key::encode_row_key(&pk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
+        let row_key = key::encode_row_key(pk.iter().map(|(_, v)| v));
         let size = pk_len(&pk) + changes.iter().map(ColumnChange::size_bytes).sum::<usize>();
         Ok(PreparedWrite {
             kind,
