@@ -78,7 +78,9 @@ fn encode(c: &mut Criterion) {
                 let mut enc = RowsEncoder::with_capacity(64 * 1024);
                 for r in rows {
                     enc.push_parts(
-                        &r.primary_key,
+                        r.primary_key
+                            .iter()
+                            .map(|c| (c.name.as_str(), c.value.as_pk_ref())),
                         r.cells.iter().filter_map(|c| {
                             Some(CellRef {
                                 name: &c.name,

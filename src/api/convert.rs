@@ -7,7 +7,8 @@ use crate::engine::PkValue;
 use crate::error::{OtsError, OtsResult};
 use crate::protocol::pb;
 use crate::protocol::plainbuffer::{
-    self, CellOp, CellRef, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, RowsEncoder, ValueRef,
+    self, CellOp, CellRef, ColumnValue, PkValueRef, PrimaryKeyColumn, PrimaryKeyValue, RowsEncoder,
+    ValueRef,
 };
 use crate::table::capacity::Consumed;
 use crate::table::condition::{Condition, RowExistence};
@@ -416,10 +417,24 @@ pub fn pk_to_wire(pk: &PrimaryKey) -> Vec<PrimaryKeyColumn> {
         .collect()
 }
 
+/// A stored primary-key value borrowed for encoding.
+fn pk_value_ref(v: &PkValue) -> PkValueRef<'_> {
+    match v {
+        PkValue::Integer(i) => PkValueRef::Integer(*i),
+        PkValue::String(s) => PkValueRef::String(s),
+        PkValue::Binary(b) => PkValueRef::Binary(b),
+        PkValue::InfMin => PkValueRef::InfMin,
+        PkValue::InfMax => PkValueRef::InfMax,
+    }
+}
+
 /// Appends a read row to a response buffer: columns ascending, versions newest first, every
 /// cell with its timestamp.
 pub fn push_row(encoder: &mut RowsEncoder, row: &RowData) {
-    let pk = pk_to_wire(&row.primary_key);
+    let pk = row
+        .primary_key
+        .iter()
+        .map(|(name, v)| (name.as_str(), pk_value_ref(v)));
     let cells = row.columns.iter().flat_map(|c| {
         c.versions.iter().map(move |v| CellRef {
             name: &c.name,
@@ -427,7 +442,7 @@ pub fn push_row(encoder: &mut RowsEncoder, row: &RowData) {
             timestamp: Some(v.timestamp_ms),
         })
     });
-    encoder.push_parts(&pk, cells);
+    encoder.push_parts(pk, cells);
 }
 
 /// One row as a response field (empty bytes for `None`).

@@ -44,6 +44,42 @@ pub struct CellRef<'a> {
     pub timestamp: Option<i64>,
 }
 
+/// A borrowed primary-key value, for encoding without owning one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PkValueRef<'a> {
+    /// int64.
+    Integer(i64),
+    /// UTF-8 string.
+    String(&'a str),
+    /// Raw bytes.
+    Binary(&'a [u8]),
+    /// Range bound below every value.
+    InfMin,
+    /// Range bound above every value.
+    InfMax,
+    /// Placeholder for a server-assigned value.
+    AutoIncrement,
+}
+
+impl PrimaryKeyValue {
+    /// Borrows this value for encoding.
+    pub fn as_pk_ref(&self) -> PkValueRef<'_> {
+        match self {
+            Self::Integer(i) => PkValueRef::Integer(*i),
+            Self::String(s) => PkValueRef::String(s),
+            Self::Binary(b) => PkValueRef::Binary(b),
+            Self::InfMin => PkValueRef::InfMin,
+            Self::InfMax => PkValueRef::InfMax,
+            Self::AutoIncrement => PkValueRef::AutoIncrement,
+        }
+    }
+}
+
+/// One primary-key column as `(name, value)` borrowed from its owned form.
+fn pk_parts(col: &PrimaryKeyColumn) -> (&str, PkValueRef<'_>) {
+    (&col.name, col.value.as_pk_ref())
+}
+
 /// Lengths are written as int32: callers bound names and values far below 2 GiB (limits.rs),
 /// so saturating here only guards against nonsense, it never truncates real data.
 fn len_i32(len: usize) -> i32 {
@@ -79,14 +115,14 @@ fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
 }
 
 /// Appends `type payload` of a primary-key value to `out` (no prefix).
-fn put_pk_value(out: &mut Vec<u8>, v: &PrimaryKeyValue) {
+fn put_pk_value(out: &mut Vec<u8>, v: PkValueRef<'_>) {
     match v {
-        PrimaryKeyValue::Integer(i) => put_value(out, ValueRef::Integer(*i)),
-        PrimaryKeyValue::String(s) => put_value(out, ValueRef::String(s)),
-        PrimaryKeyValue::Binary(b) => put_value(out, ValueRef::Binary(b)),
-        PrimaryKeyValue::InfMin => out.push(vt::INF_MIN),
-        PrimaryKeyValue::InfMax => out.push(vt::INF_MAX),
-        PrimaryKeyValue::AutoIncrement => out.push(vt::AUTO_INCREMENT),
+        PkValueRef::Integer(i) => put_value(out, ValueRef::Integer(i)),
+        PkValueRef::String(s) => put_value(out, ValueRef::String(s)),
+        PkValueRef::Binary(b) => put_value(out, ValueRef::Binary(b)),
+        PkValueRef::InfMin => out.push(vt::INF_MIN),
+        PkValueRef::InfMax => out.push(vt::INF_MAX),
+        PkValueRef::AutoIncrement => out.push(vt::AUTO_INCREMENT),
     }
 }
 
@@ -115,9 +151,9 @@ fn put_cell_value(out: &mut Vec<u8>, crc: u8, write: impl FnOnce(&mut Vec<u8>)) 
 }
 
 /// Appends one primary-key cell; returns its checksum.
-fn put_pk_cell(out: &mut Vec<u8>, col: &PrimaryKeyColumn) -> u8 {
-    let crc = put_cell_start(out, &col.name);
-    let crc = put_cell_value(out, crc, |o| put_pk_value(o, &col.value));
+fn put_pk_cell(out: &mut Vec<u8>, name: &str, value: PkValueRef<'_>) -> u8 {
+    let crc = put_cell_start(out, name);
+    let crc = put_cell_value(out, crc, |o| put_pk_value(o, value));
     out.push(tag::CELL_CHECKSUM);
     out.push(crc);
     crc
@@ -160,14 +196,14 @@ fn put_header(out: &mut Vec<u8>) {
 /// Appends one row (no header) from its parts.
 fn put_row<'a>(
     out: &mut Vec<u8>,
-    pk: &[PrimaryKeyColumn],
+    pk: impl IntoIterator<Item = (&'a str, PkValueRef<'a>)>,
     cells: impl IntoIterator<Item = (&'a str, Option<ValueRef<'a>>, Option<CellOp>, Option<i64>)>,
     delete_marker: bool,
 ) {
     out.push(tag::ROW_PK);
     let mut row_crc = 0u8;
-    for col in pk {
-        row_crc = crc_u8(row_crc, put_pk_cell(out, col));
+    for (name, value) in pk {
+        row_crc = crc_u8(row_crc, put_pk_cell(out, name, value));
     }
     let mut cells = cells.into_iter().peekable();
     if cells.peek().is_some() {
@@ -200,7 +236,7 @@ pub fn encode_row(row: &Row) -> Vec<u8> {
     put_header(&mut out);
     put_row(
         &mut out,
-        &row.primary_key,
+        row.primary_key.iter().map(pk_parts),
         row.cells.iter().map(cell_parts),
         row.delete_marker,
     );
@@ -211,7 +247,7 @@ pub fn encode_row(row: &Row) -> Vec<u8> {
 pub fn encode_primary_key(pk: &[PrimaryKeyColumn]) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
     put_header(&mut out);
-    put_row(&mut out, pk, std::iter::empty(), false);
+    put_row(&mut out, pk.iter().map(pk_parts), std::iter::empty(), false);
     out
 }
 
@@ -225,7 +261,7 @@ pub fn encode_value(v: &ColumnValue) -> Vec<u8> {
 /// Encodes a bare primary-key value: type byte + payload (`PartitionRange` begin/end).
 pub fn encode_pk_value(v: &PrimaryKeyValue) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
-    put_pk_value(&mut out, v);
+    put_pk_value(&mut out, v.as_pk_ref());
     out
 }
 
@@ -263,16 +299,17 @@ impl RowsEncoder {
         self.start_row();
         put_row(
             &mut self.out,
-            &row.primary_key,
+            row.primary_key.iter().map(pk_parts),
             row.cells.iter().map(cell_parts),
             row.delete_marker,
         );
     }
 
-    /// Appends a row of put cells without building a [`Row`]: the read path's encoder.
+    /// Appends a row of put cells without building a [`Row`] or owning any of it: the read
+    /// path's encoder. The key is `(name, value)` pairs in schema order.
     pub fn push_parts<'a>(
         &mut self,
-        primary_key: &[PrimaryKeyColumn],
+        primary_key: impl IntoIterator<Item = (&'a str, PkValueRef<'a>)>,
         cells: impl IntoIterator<Item = CellRef<'a>>,
     ) {
         self.start_row();

@@ -326,7 +326,9 @@ fn push_parts_matches_push_of_the_same_row() {
     a.push(&row);
     let mut b = RowsEncoder::with_capacity(128);
     b.push_parts(
-        &row.primary_key,
+        row.primary_key
+            .iter()
+            .map(|c| (c.name.as_str(), c.value.as_pk_ref())),
         row.cells.iter().map(|c| CellRef {
             name: &c.name,
             value: c
