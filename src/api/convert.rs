@@ -401,20 +401,17 @@ pub fn consumed(c: Consumed) -> pb::ConsumedCapacity {
     }
 }
 
-/// The wire form of a primary key (concrete values only).
-pub fn pk_to_wire(pk: &PrimaryKey) -> Vec<PrimaryKeyColumn> {
-    pk.iter()
-        .map(|(name, v)| {
-            let value = match v {
-                PkValue::Integer(i) => PrimaryKeyValue::Integer(*i),
-                PkValue::String(s) => PrimaryKeyValue::String(s.clone()),
-                PkValue::Binary(b) => PrimaryKeyValue::Binary(b.clone()),
-                PkValue::InfMin => PrimaryKeyValue::InfMin,
-                PkValue::InfMax => PrimaryKeyValue::InfMax,
-            };
-            PrimaryKeyColumn::new(name.clone(), value)
-        })
-        .collect()
+/// A stored primary key as a PlainBuffer primary-key-only row (header included), as
+/// `next_start_primary_key` carries it.
+pub fn encode_stored_pk(pk: &PrimaryKey) -> Vec<u8> {
+    let mut encoder = RowsEncoder::with_capacity(64);
+    encoder.push_parts(borrowed_pk(pk), std::iter::empty());
+    encoder.finish()
+}
+
+/// A stored primary key as borrowed `(name, value)` pairs for the encoder.
+fn borrowed_pk(pk: &PrimaryKey) -> impl Iterator<Item = (&str, PkValueRef<'_>)> {
+    pk.iter().map(|(name, v)| (name.as_str(), pk_value_ref(v)))
 }
 
 /// A stored primary-key value borrowed for encoding.
@@ -431,10 +428,6 @@ fn pk_value_ref(v: &PkValue) -> PkValueRef<'_> {
 /// Appends a read row to a response buffer: columns ascending, versions newest first, every
 /// cell with its timestamp.
 pub fn push_row(encoder: &mut RowsEncoder, row: &RowData) {
-    let pk = row
-        .primary_key
-        .iter()
-        .map(|(name, v)| (name.as_str(), pk_value_ref(v)));
     let cells = row.columns.iter().flat_map(|c| {
         c.versions.iter().map(move |v| CellRef {
             name: &c.name,
@@ -442,7 +435,7 @@ pub fn push_row(encoder: &mut RowsEncoder, row: &RowData) {
             timestamp: Some(v.timestamp_ms),
         })
     });
-    encoder.push_parts(pk, cells);
+    encoder.push_parts(borrowed_pk(&row.primary_key), cells);
 }
 
 /// One row as a response field (empty bytes for `None`).
@@ -476,6 +469,23 @@ pub fn error(e: &OtsError) -> pb::Error {
 mod tests {
     use super::*;
     use crate::protocol::plainbuffer::{decode_row as pb_decode, Cell, Row};
+
+    #[test]
+    fn stored_pk_encodes_as_the_owned_wire_key_does() {
+        let pk: PrimaryKey = vec![
+            ("s".into(), PkValue::String("ab".into())),
+            ("i".into(), PkValue::Integer(-7)),
+            ("b".into(), PkValue::Binary(vec![0, 255])),
+        ];
+        let owned = vec![
+            PrimaryKeyColumn::new("s", PrimaryKeyValue::String("ab".into())),
+            PrimaryKeyColumn::new("i", PrimaryKeyValue::Integer(-7)),
+            PrimaryKeyColumn::new("b", PrimaryKeyValue::Binary(vec![0, 255])),
+        ];
+        let encoded = encode_stored_pk(&pk);
+        assert_eq!(encoded, plainbuffer::encode_primary_key(&owned));
+        assert_eq!(pb_decode(&encoded).expect("decodes").primary_key, owned);
+    }
 
     #[test]
     fn update_row_cells_map_to_changes_and_reject_bad_combinations() {

@@ -5,7 +5,7 @@ use crate::api::convert::{self, consumed, decode_request, encode_response};
 use crate::api::transaction;
 use crate::error::OtsResult;
 use crate::protocol::pb;
-use crate::protocol::plainbuffer::{encode_primary_key, RowsEncoder};
+use crate::protocol::plainbuffer::RowsEncoder;
 use crate::table::Catalog;
 
 /// Handles GetRange.
@@ -39,10 +39,7 @@ pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Ve
     Ok(encode_response(&pb::GetRangeResponse {
         consumed: consumed(page.consumed),
         rows: rows.finish(),
-        next_start_primary_key: page
-            .next_start
-            .as_ref()
-            .map(|pk| encode_primary_key(&convert::pk_to_wire(pk))),
+        next_start_primary_key: page.next_start.as_ref().map(convert::encode_stored_pk),
         ..Default::default()
     }))
 }
