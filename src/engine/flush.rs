@@ -4,19 +4,20 @@
 //! (LevelDB's L0 slowdown/stop triggers). A periodic syncer thread serves
 //! `SyncPolicy::Periodic`.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::compaction::{
     bottommost_rewrite_task, manual_compaction_task, manual_target_level, pick_compaction,
-    run_compaction, CompactionTask, FilterParams,
+    run_compaction, CompactionFilter, CompactionTask, FilterParams,
 };
 use super::error::{Error, Result};
 use super::iter::KvIter;
 use super::memtable::Memtable;
 use super::options::SyncPolicy;
-use super::sstable::{SstBuilder, SstOptions};
+use super::sstable::{SstBuilder, SstInfo, SstOptions};
 use super::version::{FileMeta, VersionEdit};
 use super::{clone_error, filename, Inner, ReadView, WriterState};
 
@@ -238,6 +239,11 @@ pub(super) fn install_version(inner: &Inner, flushed: Option<&Arc<Memtable>>) {
 
 /// Writes `mem` to a new L0 table, records it in the manifest with the new log number,
 /// swaps it into the read view and deletes the WALs it made obsolete.
+///
+/// Records no snapshot can see any more (overwritten cells, versions past max_versions or
+/// the TTL) stay behind, as a compaction above the bottom level would drop them: every
+/// record that hides them is newer and lands in the same table, so readers of any level see
+/// what they saw before. A memtable of hot rows shrinks to one record per cell.
 fn flush_memtable(inner: &Inner, mem: &Arc<Memtable>) -> Result<()> {
     let number = inner.versions.new_file_number();
     let path = filename::sst_path(&inner.dir, number);
@@ -246,33 +252,43 @@ fn flush_memtable(inner: &Inner, mem: &Arc<Memtable>) -> Result<()> {
         last_seqno: Some(mem.max_seqno().max(inner.versions.last_seqno())),
         ..VersionEdit::default()
     };
-    if !mem.is_empty() {
-        let mut builder = SstBuilder::create(&path, SstOptions::from_engine(&inner.options))?;
-        let mut it = mem.iter();
-        it.seek_to_first()?;
-        while it.valid() {
-            builder.add(it.key(), it.value())?;
-            it.next()?;
-        }
-        let info = builder.finish()?;
-        edit.added.push((
-            0,
-            FileMeta {
-                number,
-                file_size: info.file_size,
-                entries: info.entries,
-                smallest: info.smallest,
-                largest: info.largest,
-                smallest_seqno: info.smallest_seqno,
-                largest_seqno: info.largest_seqno,
-            },
-        ));
+    if let Some(info) = write_level0(inner, mem, &path)? {
+        edit.added.push((0, FileMeta::from_sst(number, info)));
     }
     inner.versions.log_and_apply(edit)?;
     install_version(inner, Some(mem));
     delete_obsolete_wals(inner, mem.wal_number() + 1);
     tracing::debug!(table = number, entries = mem.len(), "flushed memtable");
     Ok(())
+}
+
+/// Writes the records of `mem` that any snapshot may still need to a table at `path`;
+/// `None` (and no file) when there are none.
+fn write_level0(inner: &Inner, mem: &Arc<Memtable>, path: &Path) -> Result<Option<SstInfo>> {
+    let latest = inner.visible_seqno.load(Ordering::Acquire);
+    let mut filter = CompactionFilter::new(FilterParams {
+        smallest_snapshot: inner.snapshots.smallest(latest),
+        data: *inner.data.read(),
+        now_ms: inner.now_ms(),
+        bottommost: false,
+    });
+    let mut builder: Option<SstBuilder> = None;
+    let mut it = mem.iter();
+    it.seek_to_first()?;
+    while it.valid() {
+        if filter.keep(it.key(), it.value())? {
+            let b = match &mut builder {
+                Some(b) => b,
+                None => builder.insert(SstBuilder::create(
+                    path,
+                    SstOptions::from_engine(&inner.options),
+                )?),
+            };
+            b.add(it.key(), it.value())?;
+        }
+        it.next()?;
+    }
+    builder.map(SstBuilder::finish).transpose()
 }
 
 fn delete_obsolete_wals(inner: &Inner, log_number: u64) {

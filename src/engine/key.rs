@@ -282,6 +282,14 @@ pub fn column_end_key(row: &[u8], escaped: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The smallest key after every row-head record of `row`: where its columns begin.
+pub fn first_column_key(row: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(row.len() + 1);
+    out.extend_from_slice(row);
+    out.push(BODY_COLUMN);
+    out
+}
+
 /// The smallest cell key of any column named `column` or later in `row` (a seek target).
 pub fn column_seek_key(row: &[u8], column: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(row.len() + column.len() + 4);

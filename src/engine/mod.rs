@@ -870,6 +870,61 @@ mod tests {
     }
 
     #[test]
+    fn flush_leaves_out_overwritten_records_no_snapshot_can_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataOptions {
+            ttl_secs: None,
+            max_versions: 1,
+        };
+        let e = Engine::open(dir.path(), opts(), data).unwrap();
+        let overwrite = |v: i64| {
+            let mut b = WriteBatch::new();
+            b.put_row_marker(&row(1), Some(v));
+            b.put(&row(1), b"a", Some(v), &v.to_le_bytes());
+            e.write(b).unwrap();
+        };
+        let l0_entries = |e: &Engine| -> Vec<u64> {
+            let version = e.inner.versions.current();
+            version.files(0).iter().map(|f| f.meta.entries).collect()
+        };
+        let cells =
+            |r: &Row| -> Vec<i64> { r.columns[0].cells.iter().map(|c| c.version_ms).collect() };
+        for v in 1..=20 {
+            overwrite(v);
+        }
+        e.flush().unwrap();
+        // Nothing pinned: the newest row head and cell are all that is left.
+        assert_eq!(l0_entries(&e), vec![2]);
+        // An open scan pins the row as of version 21 across the next flush.
+        overwrite(21);
+        let mut pinned = e
+            .scan(
+                &row(0),
+                &row(9),
+                Direction::Forward,
+                &ReadOptions::default(),
+            )
+            .unwrap();
+        for v in 22..=50 {
+            overwrite(v);
+        }
+        e.flush().unwrap();
+        assert_eq!(cells(&pinned.next().unwrap().unwrap()), vec![21]);
+        let read = ReadOptions::default();
+        assert_eq!(
+            cells(&e.get_row(&row(1), &read).unwrap().unwrap()),
+            vec![50]
+        );
+        drop(pinned);
+        drop(e);
+        let e = Engine::open(dir.path(), opts(), data).unwrap();
+        assert_eq!(
+            cells(&e.get_row(&row(1), &read).unwrap().unwrap()),
+            vec![50]
+        );
+    }
+
+    #[test]
     fn compact_drops_tombstones_already_in_the_last_level() {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();

@@ -111,6 +111,8 @@ pub struct RowAssembler<'c, 'b> {
     buf: &'b mut RowBuf,
     row_floor: SeqNo,
     head_decided: bool,
+    /// Row-head records seen after the newest one decided the head (one per overwrite).
+    head_surplus: usize,
     marker_alive: bool,
     visible: bool,
     column: Option<Pending>,
@@ -125,6 +127,7 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
             buf,
             row_floor: 0,
             head_decided: false,
+            head_surplus: 0,
             marker_alive: false,
             visible: false,
             column: None,
@@ -199,6 +202,7 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
         match body {
             RawCellBody::RowHead => {
                 if self.head_decided {
+                    self.head_surplus += 1;
                     return Ok(());
                 }
                 self.head_decided = true;
@@ -243,9 +247,14 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
         Ok(())
     }
 
-    /// A seek target past the pending column once it has fed many records it cannot use;
-    /// a forward reader seeks there instead of stepping. Each hint is given once.
+    /// A seek target past the row head or the pending column once it has fed many records
+    /// it cannot use; a forward reader seeks there instead of stepping. Each hint is given
+    /// once.
     pub fn take_skip_target(&mut self, row: &[u8]) -> Option<Vec<u8>> {
+        if self.head_surplus >= SKIP_AFTER_SURPLUS {
+            self.head_surplus = 0;
+            return Some(key::first_column_key(row));
+        }
         let col = self.column.as_mut()?;
         if col.surplus < SKIP_AFTER_SURPLUS {
             return None;
@@ -704,6 +713,33 @@ mod tests {
             cells(&f.get_with(&k(1), &ctx)),
             vec![c("a\0z", 7, b"next"), c("b", 1, b"last")]
         );
+    }
+
+    #[test]
+    fn reads_seek_past_many_row_heads_of_an_overwritten_row() {
+        let mut f = Fixture::new();
+        let k = |r: u8| vec![0x02, r];
+        for r in [1u8, 2] {
+            for v in 1..=30i64 {
+                f.write(|b| {
+                    b.put_row_marker(&k(r), Some(v));
+                    b.put(&k(r), b"a", Some(v), &[r, v as u8]);
+                });
+            }
+        }
+        let mut ctx = f.ctx();
+        ctx.data.max_versions = 1;
+        let want = |r: u8| vec![c("a", 30, &[r, 30])];
+        assert_eq!(cells(&f.get_with(&k(1), &ctx)), want(1));
+        let mut s = RowScanner::new(f.mem.iter(), ctx.clone(), &k(0), &k(9), Direction::Forward);
+        for r in [1u8, 2] {
+            let row = s.next_row().unwrap().unwrap();
+            assert_eq!((row.key.clone(), cells(&Some(row))), (k(r), want(r)));
+        }
+        assert!(s.next_row().unwrap().is_none());
+        // An older snapshot still finds the row as it was then.
+        ctx.snapshot = 20;
+        assert_eq!(cells(&f.get_with(&k(1), &ctx)), vec![c("a", 10, &[1, 10])]);
     }
 
     #[test]
