@@ -1,11 +1,13 @@
 //! Group commit for callers on an async runtime. They queue a batch with a one-shot sender
-//! and await it; one committer thread per engine (started on first use) takes everything
-//! queued and commits it as one group. No runtime thread ever blocks on the WAL or an fsync,
+//! and await it; one committer thread per engine (started on first use, gone after a while
+//! without work, so an idle table holds no thread) takes everything queued and commits it as
+//! one group. No runtime thread ever blocks on the WAL or an fsync,
 //! and a burst of writers costs one thread wake-up per group instead of several per write.
 //! Synchronous writers keep the leader/follower queue of `wal::writer`; both paths end in
 //! the same `commit_group`, serialized by the engine's writer lock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
@@ -30,11 +32,14 @@ pub struct AsyncCommitter {
     work: Condvar,
 }
 
+/// How long a committer thread waits for work before it exits; the next write starts another.
+pub const IDLE_EXIT: Duration = Duration::from_secs(30);
+
 /// What the committer thread runs for one group: one result per batch, in order.
 pub type CommitFn = dyn Fn(Vec<WriteBatch>) -> Vec<Result<SeqNo>> + Send + Sync;
 
 impl AsyncCommitter {
-    /// Queues `batch`. `start` spawns the committer thread the first time (it must run
+    /// Queues `batch`. `start` spawns the committer thread when none runs (it must run
     /// [`AsyncCommitter::run`]); its error fails this write.
     ///
     /// Errors: `Closed` after `shutdown`, or the spawn failure.
@@ -62,13 +67,19 @@ impl AsyncCommitter {
         Ok(rx)
     }
 
-    /// The committer thread's loop: commit whatever is queued, as one group, until shutdown.
-    pub fn run(&self, commit: &CommitFn) {
+    /// The committer thread's loop: commit whatever is queued, as one group, until shutdown
+    /// or until nothing came for `idle`. The exit is decided under the queue lock, so a write
+    /// queued after it finds no thread running and starts one.
+    pub fn run(&self, commit: &CommitFn, idle: Duration) {
         loop {
             let group = {
                 let mut st = self.state.lock();
                 while st.pending.is_empty() && !st.shutdown {
-                    self.work.wait(&mut st);
+                    let waited = self.work.wait_for(&mut st, idle);
+                    if waited.timed_out() && st.pending.is_empty() && !st.shutdown {
+                        st.started = false;
+                        return;
+                    }
                 }
                 if st.pending.is_empty() {
                     return; // shut down with nothing left
@@ -108,7 +119,7 @@ pub fn spawn(
 ) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("otsd-commit".into())
-        .spawn(move || committer.run(&*commit))
+        .spawn(move || committer.run(&*commit, IDLE_EXIT))
         .map_err(|e| Error::io(dir, e))
 }
 
@@ -170,5 +181,36 @@ mod tests {
             committer.submit(batch(0), || Ok(())),
             Err(Error::Closed)
         ));
+    }
+
+    #[test]
+    fn an_idle_committer_exits_and_the_next_write_starts_another() {
+        let committer = Arc::new(AsyncCommitter::default());
+        let commit: Arc<CommitFn> =
+            Arc::new(|batches: Vec<WriteBatch>| batches.iter().map(|_| Ok(1)).collect());
+        let starts = AtomicU64::new(0);
+        let handles = std::sync::Mutex::new(Vec::new());
+        let write = |n: u8| {
+            let rx = committer
+                .submit(batch(n), || {
+                    starts.fetch_add(1, Ordering::SeqCst);
+                    let (c, commit) = (Arc::clone(&committer), Arc::clone(&commit));
+                    let idle = Duration::from_millis(20);
+                    let h = std::thread::spawn(move || c.run(&move |b| commit(b), idle));
+                    handles.lock().unwrap().push(h);
+                    Ok(())
+                })
+                .unwrap();
+            rx.blocking_recv().unwrap().unwrap()
+        };
+        assert_eq!(write(1), 1);
+        let first = handles.lock().unwrap().pop().unwrap();
+        first.join().unwrap(); // exits on its own once idle
+        assert_eq!(write(2), 1);
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
+        committer.shutdown();
+        for h in handles.lock().unwrap().drain(..) {
+            h.join().unwrap();
+        }
     }
 }

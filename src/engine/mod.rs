@@ -530,7 +530,9 @@ impl Engine {
                 Box::new(move |group| worker.commit_group(group)),
                 &inner.dir,
             )?;
-            inner.threads.lock().push(handle);
+            let mut threads = inner.threads.lock();
+            threads.retain(|t| !t.is_finished()); // committers that exited when idle
+            threads.push(handle);
             Ok(())
         })
     }
