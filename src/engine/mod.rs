@@ -671,14 +671,18 @@ mod tests {
         }
     }
 
+    /// Options for a table keeping `max_versions` versions and no TTL.
+    fn keep_versions(max_versions: u32) -> DataOptions {
+        DataOptions {
+            ttl_secs: None,
+            max_versions,
+        }
+    }
+
     #[test]
     fn many_versions_across_memtable_and_sstables_read_the_newest_by_get_and_scan() {
         let dir = tempfile::tempdir().unwrap();
-        let data = DataOptions {
-            ttl_secs: None,
-            max_versions: 2,
-        };
-        let e = Engine::open(dir.path(), opts(), data).unwrap();
+        let e = Engine::open(dir.path(), opts(), keep_versions(2)).unwrap();
         for v in 1..=60i64 {
             for r in 1..=3 {
                 let mut b = WriteBatch::new();
@@ -874,10 +878,7 @@ mod tests {
     #[test]
     fn flush_leaves_out_overwritten_records_no_snapshot_can_see() {
         let dir = tempfile::tempdir().unwrap();
-        let data = DataOptions {
-            ttl_secs: None,
-            max_versions: 1,
-        };
+        let data = keep_versions(1);
         let e = Engine::open(dir.path(), opts(), data).unwrap();
         let overwrite = |v: i64| {
             let mut b = WriteBatch::new();

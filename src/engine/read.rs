@@ -719,13 +719,14 @@ mod tests {
     fn reads_seek_past_many_row_heads_of_an_overwritten_row() {
         let mut f = Fixture::new();
         let k = |r: u8| vec![0x02, r];
-        for r in [1u8, 2] {
-            for v in 1..=30i64 {
-                f.write(|b| {
-                    b.put_row_marker(&k(r), Some(v));
-                    b.put(&k(r), b"a", Some(v), &[r, v as u8]);
-                });
-            }
+        for (r, v) in [1u8, 2]
+            .into_iter()
+            .flat_map(|r| (1..=30i64).map(move |v| (r, v)))
+        {
+            f.write(|b| {
+                b.put_row_marker(&k(r), Some(v));
+                b.put(&k(r), b"a", Some(v), &[r, v as u8]);
+            });
         }
         let mut ctx = f.ctx();
         ctx.data.max_versions = 1;
