@@ -205,7 +205,15 @@ mod tests {
         };
         assert_eq!(write(1), 1);
         let first = handles.lock().unwrap().pop().unwrap();
-        first.join().unwrap(); // exits on its own once idle
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !first.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            first.is_finished(),
+            "an idle committer should exit on its own"
+        );
+        first.join().unwrap();
         assert_eq!(write(2), 1);
         assert_eq!(starts.load(Ordering::SeqCst), 2);
         committer.shutdown();

@@ -715,6 +715,44 @@ mod tests {
         );
     }
 
+    /// Counts the records a reader steps over one by one.
+    struct CountingIter<I> {
+        inner: I,
+        steps: usize,
+    }
+
+    impl<I: KvIter> KvIter for CountingIter<I> {
+        fn valid(&self) -> bool {
+            self.inner.valid()
+        }
+        fn key(&self) -> &[u8] {
+            self.inner.key()
+        }
+        fn value(&self) -> &[u8] {
+            self.inner.value()
+        }
+        fn seek(&mut self, target: &[u8]) -> Result<()> {
+            self.inner.seek(target)
+        }
+        fn seek_to_first(&mut self) -> Result<()> {
+            self.inner.seek_to_first()
+        }
+        fn next(&mut self) -> Result<()> {
+            self.steps += 1;
+            self.inner.next()
+        }
+        fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+            self.inner.seek_for_prev(target)
+        }
+        fn seek_to_last(&mut self) -> Result<()> {
+            self.inner.seek_to_last()
+        }
+        fn prev(&mut self) -> Result<()> {
+            self.steps += 1;
+            self.inner.prev()
+        }
+    }
+
     #[test]
     fn reads_seek_past_many_row_heads_of_an_overwritten_row() {
         let mut f = Fixture::new();
@@ -738,6 +776,17 @@ mod tests {
             assert_eq!((row.key.clone(), cells(&Some(row))), (k(r), want(r)));
         }
         assert!(s.next_row().unwrap().is_none());
+        // The point read stepped over a few surplus heads, then sought past the rest.
+        let mut counting = CountingIter {
+            inner: f.mem.iter(),
+            steps: 0,
+        };
+        get_row(&mut counting, &k(1), &ctx).unwrap().unwrap();
+        assert!(
+            counting.steps < 2 * SKIP_AFTER_SURPLUS + 4,
+            "{}",
+            counting.steps
+        );
         // An older snapshot still finds the row as it was then.
         ctx.snapshot = 20;
         assert_eq!(cells(&f.get_with(&k(1), &ctx)), vec![c("a", 10, &[1, 10])]);
