@@ -69,6 +69,10 @@ pub struct RangePage {
 pub enum RowWrite {
     /// Replace the whole row.
     Put(Row, Condition),
+    /// Replace the whole row, given as an encoded PlainBuffer row
+    /// ([`crate::protocol::plainbuffer::encode_row_with_cells`]): how a fan-out writes the
+    /// same cells under many keys without encoding them per row.
+    PutEncoded(Vec<u8>, Condition),
     /// Change some cells of the row (cells may carry delete ops).
     Update(Row, Condition),
     /// Delete the row with this primary key.
@@ -80,6 +84,7 @@ impl RowWrite {
     pub fn to_pb(&self) -> pb::RowInBatchWriteRowRequest {
         let (kind, row_change, condition) = match self {
             RowWrite::Put(row, c) => (pb::OperationType::Put, encode_row(row), c),
+            RowWrite::PutEncoded(bytes, c) => (pb::OperationType::Put, bytes.clone(), c),
             RowWrite::Update(row, c) => (pb::OperationType::Update, encode_row(row), c),
             RowWrite::Delete(pk, c) => (pb::OperationType::Delete, delete_key(pk), c),
         };

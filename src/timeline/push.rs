@@ -9,7 +9,10 @@ use super::envelope::Envelope;
 use super::{now_ms, Message, Result, RowView, Timeline, TimelineError, SEQ_COLUMN};
 use crate::client::{Condition, RowWrite};
 use crate::protocol::pb;
-use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
+use crate::protocol::plainbuffer::{
+    encode_row_with_cells, Cell, ColumnValue, EncodedCells, PkValueRef, PrimaryKeyColumn,
+    PrimaryKeyValue, Row,
+};
 
 /// The partition-key column of the PushTable.
 pub const PK_USER: &str = "user_id";
@@ -31,6 +34,15 @@ pub fn push_pk(user: &str, seq: PrimaryKeyValue) -> Vec<PrimaryKeyColumn> {
 /// The sync-queue row that delivers `msg` to `user`, written at `push_ms`; cells may carry
 /// an explicit version `timestamp_ms` (tests of TTL expiry), else the server's clock.
 pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Row {
+    Row {
+        primary_key: push_pk(user, PrimaryKeyValue::AutoIncrement),
+        cells: push_cells(msg, push_ms, timestamp_ms),
+        delete_marker: false,
+    }
+}
+
+/// The cells of every push row of `msg`: its envelope, then the caller's columns.
+fn push_cells(msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Vec<Cell> {
     let envelope = Envelope {
         conversation: msg.conversation.clone(),
         store_seq: msg.seq_id,
@@ -52,11 +64,16 @@ pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i6
     for cell in &mut cells {
         cell.timestamp = timestamp_ms;
     }
-    Row {
-        primary_key: push_pk(user, PrimaryKeyValue::AutoIncrement),
-        cells,
-        delete_marker: false,
-    }
+    cells
+}
+
+/// The BatchWriteRow entry that writes `cells` into `user`'s sync queue at a new seq id.
+fn push_write(user: &str, cells: &EncodedCells) -> RowWrite {
+    let pk = [
+        (PK_USER, PkValueRef::String(user)),
+        (SEQ_COLUMN, PkValueRef::AutoIncrement),
+    ];
+    RowWrite::PutEncoded(encode_row_with_cells(pk, cells), Condition::ignore())
 }
 
 /// The envelope of a PushTable row.
@@ -103,16 +120,14 @@ impl Timeline {
     /// A whole request failed (after the client's retries), or rows still failed after
     /// every retry (`FanOutFailed`). Rows of other chunks may have been written.
     pub async fn fan_out(&self, msg: &Message, receivers: &[String]) -> Result<usize> {
-        let push_ms = now_ms();
+        // Every copy carries the same cells: encode them once, then only each key per row.
+        let cells = EncodedCells::new(&push_cells(msg, now_ms(), None));
         let mut chunks = tokio::task::JoinSet::new();
         for chunk in receivers.chunks(self.config.batch_rows) {
-            let rows: Vec<Row> = chunk
-                .iter()
-                .map(|user| push_row(user, msg, push_ms, None))
-                .collect();
+            let writes = chunk.iter().map(|user| push_write(user, &cells)).collect();
             let timeline = self.clone();
             let (conv, seq) = (msg.conversation.clone(), msg.seq_id);
-            chunks.spawn(async move { timeline.write_chunk(rows, &conv, seq).await });
+            chunks.spawn(async move { timeline.write_chunk(writes, &conv, seq).await });
         }
         let mut written = 0;
         let mut first_error = None;
@@ -136,13 +151,15 @@ impl Timeline {
     }
 
     /// Writes one chunk, re-sending failed rows with backoff; returns the rows written.
-    pub(crate) async fn write_chunk(&self, rows: Vec<Row>, conv: &str, seq: i64) -> Result<usize> {
+    pub(crate) async fn write_chunk(
+        &self,
+        writes: Vec<RowWrite>,
+        conv: &str,
+        seq: i64,
+    ) -> Result<usize> {
         let table = &self.config.push_table;
-        let total = rows.len();
-        let mut pending: Vec<RowWrite> = rows
-            .into_iter()
-            .map(|r| RowWrite::Put(r, Condition::ignore()))
-            .collect();
+        let total = writes.len();
+        let mut pending = writes;
         let mut round = 0u32;
         loop {
             let results = self.client.batch_write(table, &pending).await?;

@@ -24,8 +24,8 @@ mod encode;
 pub use crc8::{crc_bytes, crc_i32, crc_i64, crc_u8};
 pub use decode::{decode_pk_value, decode_row, decode_rows, decode_value, DecodeError};
 pub use encode::{
-    encode_pk_value, encode_primary_key, encode_row, encode_value, CellRef, PkValueRef,
-    RowsEncoder, ValueRef,
+    encode_pk_value, encode_primary_key, encode_row, encode_row_with_cells, encode_value, CellRef,
+    EncodedCells, PkValueRef, RowsEncoder, ValueRef,
 };
 
 /// The int32 that opens every PlainBuffer (`75 00 00 00` on the wire).
