@@ -303,6 +303,19 @@ mod tests {
     }
 
     #[test]
+    fn fan_out_writes_carry_exactly_the_push_row() {
+        let cells = EncodedCells::new(&push_cells(&message(), 1234, None));
+        let row = push_row("alice", &message(), 1234, None);
+        assert_eq!(
+            push_write("alice", &cells),
+            RowWrite::PutEncoded(
+                crate::protocol::plainbuffer::encode_row(&row),
+                Condition::ignore()
+            )
+        );
+    }
+
+    #[test]
     fn explicit_timestamps_reach_every_cell() {
         let row = push_row("alice", &message(), 1, Some(5000));
         assert!(row.cells.iter().all(|c| c.timestamp == Some(5000)));

@@ -232,8 +232,8 @@ fn put_row<'a>(
 }
 
 /// Attribute cells encoded once for many rows: a fan-out writes the same cells under many
-/// keys, and encoding them per row was most of the sender's CPU. Holds the cells' bytes and
-/// each cell's checksum, which a row's checksum folds in.
+/// keys, and encoding them per row was the largest item of the sender's CPU. Holds the
+/// cells' bytes and each cell's checksum, which a row's checksum folds in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedCells {
     bytes: Vec<u8>,
