@@ -76,14 +76,18 @@ fn sync_loop(inner: &Inner, every: Duration) {
                 return;
             }
         }
+        // Read before the sync: every record published by now was appended to this WAL or
+        // to an older one, which the memtable switch synced.
+        let published = inner.visible_seqno.load(Ordering::Acquire);
         let handle = inner
             .wal_sync
             .lock()
             .as_ref()
             .and_then(|f| f.try_clone().ok());
         if let Some(file) = handle {
-            if let Err(e) = file.sync_data() {
-                inner.poison(&Error::io(&inner.dir, e));
+            match file.sync_data() {
+                Ok(()) => inner.mark_durable(published),
+                Err(e) => inner.poison(&Error::io(&inner.dir, e)),
             }
         }
     }
