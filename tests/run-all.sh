@@ -2,7 +2,7 @@
 # Runs every test of otsd on a fresh machine: it installs what the tests need (a Python
 # virtualenv with the official Tablestore SDK and pytest, Node.js with the official Node SDK),
 # builds otsd, runs the Rust unit, property, crash and integration tests, then drives the real
-# server with the Python SDK (and, from one pytest test, the Node SDK).
+# server with the Python SDK (and, from pytest, the Node SDK and the community Rust SDK).
 # Usage: ./tests/run-all.sh            (README and .ci/run call exactly this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,9 @@ npm install --prefix tests/node --no-audit --no-fund --silent
 
 step "Build otsd (debug)"
 cargo build --bins
+
+step "Community Rust SDK check (tests/rust_sdk, its own crate and lock file)"
+CARGO_TARGET_DIR=target/rust-sdk cargo build --locked --manifest-path tests/rust_sdk/Cargo.toml
 
 step "Rust tests: unit, property, crash, corruption, HTTP integration"
 set +e
