@@ -78,12 +78,29 @@ pub fn reserved_from_wire(cu: &pb::CapacityUnit) -> CapacityUnits {
     }
 }
 
+/// Refuses a request to enable a stream: otsd serves no stream APIs, so accepting it would
+/// silently drop what the client asked for. A request to keep streams disabled is a no-op.
+///
+/// Errors: 400 `OTSParameterInvalid` when `spec` enables a stream.
+pub fn refuse_stream(spec: Option<&pb::StreamSpecification>) -> OtsResult<()> {
+    if spec.is_some_and(|s| s.enable_stream) {
+        return Err(OtsError::param("Streams are not supported by otsd."));
+    }
+    Ok(())
+}
+
 /// Handles CreateTable.
 pub fn create_table(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::CreateTableRequest = decode_request(body)?;
     if !req.index_metas.is_empty() {
         return Err(OtsError::param(
             "Secondary indexes are not supported by otsd.",
+        ));
+    }
+    refuse_stream(req.stream_spec.as_ref())?;
+    if req.sse_spec.as_ref().is_some_and(|sse| sse.enable) {
+        return Err(OtsError::param(
+            "Server-side encryption is not supported by otsd.",
         ));
     }
     let options = options_from_wire(req.table_options.as_ref());

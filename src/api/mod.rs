@@ -154,6 +154,69 @@ mod tests {
     }
 
     #[test]
+    fn enabling_a_stream_or_encryption_is_refused_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let stream = |enable_stream| pb::StreamSpecification {
+            enable_stream,
+            ..Default::default()
+        };
+        let table = |name: &str| pb::TableMeta {
+            table_name: name.into(),
+            primary_key: vec![pb::PrimaryKeySchema {
+                name: "pk".into(),
+                r#type: pb::PrimaryKeyType::String as i32,
+                option: None,
+            }],
+            ..Default::default()
+        };
+        let create = |req: pb::CreateTableRequest| {
+            handle(&catalog, Api::CreateTable, "inst", &req.encode_to_vec())
+        };
+        let refused = [
+            pb::CreateTableRequest {
+                table_meta: table("s"),
+                stream_spec: Some(stream(true)),
+                ..Default::default()
+            },
+            pb::CreateTableRequest {
+                table_meta: table("e"),
+                sse_spec: Some(pb::SseSpecification {
+                    enable: true,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ];
+        for req in refused {
+            let e = create(req).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+            assert!(e.message.contains("not supported"), "{}", e.message);
+        }
+        let disabled = pb::CreateTableRequest {
+            table_meta: table("t"),
+            stream_spec: Some(stream(false)),
+            ..Default::default()
+        };
+        create(disabled).unwrap();
+
+        let update = |enable| pb::UpdateTableRequest {
+            table_name: "t".into(),
+            stream_spec: Some(stream(enable)),
+            ..Default::default()
+        };
+        let run = |req: pb::UpdateTableRequest| {
+            handle(&catalog, Api::UpdateTable, "inst", &req.encode_to_vec())
+        };
+        let e = run(update(true)).unwrap_err();
+        assert_eq!(e.message, "Streams are not supported by otsd.");
+        run(update(false)).unwrap();
+        let listed = handle(&catalog, Api::ListTable, "inst", &[]).unwrap();
+        let listed = pb::ListTableResponse::decode(&listed[..]).unwrap();
+        assert_eq!(listed.table_names, ["t"], "refused tables were not created");
+    }
+
+    #[test]
     fn put_then_get_round_trips_through_protobuf_and_plainbuffer() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(dir.path()).unwrap();

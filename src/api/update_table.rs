@@ -1,7 +1,7 @@
 //! UpdateTable: changes options and/or reserved throughput and echoes the result.
 
 use crate::api::convert::{decode_request, encode_response};
-use crate::api::create_table::{options_from_wire, reserved_from_wire};
+use crate::api::create_table::{options_from_wire, refuse_stream, reserved_from_wire};
 use crate::api::describe_table::{options_to_wire, reserved_to_wire};
 use crate::error::{OtsError, OtsResult};
 use crate::protocol::pb;
@@ -22,6 +22,7 @@ pub fn update_table(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult
             "No parameter is specified in table options.",
         ));
     }
+    refuse_stream(req.stream_spec.as_ref())?;
     let meta = catalog.update_table(instance, &req.table_name, &options, reserved)?;
     Ok(encode_response(&pb::UpdateTableResponse {
         reserved_throughput_details: reserved_to_wire(meta.reserved, &meta),
