@@ -9,12 +9,14 @@ use crate::error::{OtsError, OtsResult};
 use crate::protocol::pb;
 use crate::table::condition::Condition;
 use crate::table::limits;
+use crate::table::row::ColumnChange;
+use crate::table::schema::PkInput;
 use crate::table::transaction::TxnSession;
 use crate::table::write::{ReturnKind, RowWrite, WriteOutcome};
 use crate::table::{Catalog, Table};
 
 /// Decodes one row of the request into a row write with its condition and return kind.
-fn decode_row(row: &pb::RowInBatchWriteRowRequest) -> OtsResult<(RowWrite, Condition, ReturnKind)> {
+fn decode_row(row: &pb::RowInBatchWriteRowRequest) -> DecodedRow {
     let condition = convert::condition(&row.condition)?;
     let ret = convert::return_kind(row.return_content.as_ref())?;
     let write = match pb::OperationType::try_from(row.r#type) {
@@ -34,13 +36,55 @@ fn decode_row(row: &pb::RowInBatchWriteRowRequest) -> OtsResult<(RowWrite, Condi
     Ok((write, condition, ret))
 }
 
+/// One request row after decoding: the write, its condition and what it returns.
+type DecodedRow = OtsResult<(RowWrite, Condition, ReturnKind)>;
+
+/// True if the row changes a column by INCREMENT (an atomic counter).
+fn is_counter(row: &DecodedRow) -> bool {
+    matches!(row, Ok((RowWrite::Update { changes, .. }, _, _))
+        if changes.iter().any(|c| matches!(c, ColumnChange::Increment { .. })))
+}
+
+/// The row's primary key, unless it holds the AUTO_INCREMENT placeholder (a new row each time).
+fn fixed_key(row: &DecodedRow) -> Option<&[(String, PkInput)]> {
+    let pk = row.as_ref().ok()?.0.primary_key();
+    (!pk.iter().any(|(_, v)| *v == PkInput::AutoIncrement)).then_some(pk)
+}
+
+/// Answers with an error every row that breaks the atomic-counter rule of BatchWriteRow: a row
+/// written with INCREMENT may be written only once in the request (the atomic counter docs).
+fn refuse_repeated_counter_rows(rows: &mut [DecodedRow]) {
+    if !rows.iter().any(is_counter) {
+        return; // the common case costs one pass
+    }
+    let mut refused = vec![false; rows.len()];
+    for i in 0..rows.len() {
+        for j in i + 1..rows.len() {
+            let same_row =
+                matches!((fixed_key(&rows[i]), fixed_key(&rows[j])), (Some(a), Some(b)) if a == b);
+            if same_row && (is_counter(&rows[i]) || is_counter(&rows[j])) {
+                refused[i] = true;
+                refused[j] = true;
+            }
+        }
+    }
+    for (row, refused) in rows.iter_mut().zip(refused) {
+        if refused {
+            *row = Err(OtsError::param(
+                "A row with an atomic counter operation can be written only once in a BatchWriteRow request.",
+            ));
+        }
+    }
+}
+
 /// Writes one table's rows: inside the transaction row by row, else as one group commit.
 fn write_table_rows(
     table: &Arc<Table>,
     rows: &[pb::RowInBatchWriteRowRequest],
     mut session: Option<&mut TxnSession<'_>>,
 ) -> Vec<OtsResult<WriteOutcome>> {
-    let decoded: Vec<_> = rows.iter().map(decode_row).collect();
+    let mut decoded: Vec<_> = rows.iter().map(decode_row).collect();
+    refuse_repeated_counter_rows(&mut decoded);
     if let Some(session) = session.as_mut() {
         return decoded
             .into_iter()
@@ -335,6 +379,38 @@ mod tests {
 
     const IGNORE: pb::RowExistenceExpectation = pb::RowExistenceExpectation::Ignore;
     const EXIST: pb::RowExistenceExpectation = pb::RowExistenceExpectation::ExpectExist;
+
+    #[test]
+    fn a_counter_row_may_be_written_only_once_per_batch() {
+        let (_dir, catalog) = open();
+        let body = pb::BatchWriteRowRequest {
+            tables: vec![pb::TableInBatchWriteRowRequest {
+                table_name: "t".into(),
+                rows: vec![
+                    incr("a", 1),
+                    put("a", 1, 5, IGNORE),
+                    incr("a", 2),
+                    put("a", 3, 30, IGNORE),
+                    put("a", 3, 31, IGNORE),
+                ],
+            }],
+            ..Default::default()
+        };
+        let got = results(batch_write_row(&catalog, "i", &body.encode_to_vec()).unwrap());
+        let oks: Vec<bool> = got.iter().map(|(ok, _, _)| *ok).collect();
+        assert_eq!(oks, [false, false, true, true, true], "{got:?}");
+        assert_eq!(got[0].1, "OTSParameterInvalid");
+        assert!(got[1].2.contains("atomic counter"), "{}", got[1].2);
+        assert_eq!(
+            [
+                value(&catalog, "a", 1),
+                value(&catalog, "a", 2),
+                value(&catalog, "a", 3)
+            ],
+            [None, Some(1), Some(31)],
+            "refused rows change nothing; a row without a counter may repeat"
+        );
+    }
 
     #[test]
     fn an_atomic_batch_applies_every_row() {

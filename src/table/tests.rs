@@ -219,6 +219,25 @@ fn update_row_increments_deletes_and_leaves_missing_rows_absent() {
         &ReturnKind::None,
     )
     .unwrap();
+    let past_max = vec![ColumnChange::Increment {
+        name: "n".into(),
+        delta: i64::MAX,
+    }];
+    let e = t
+        .update_row(
+            key("c", 1),
+            past_max,
+            &Condition::default(),
+            &ReturnKind::None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ParameterInvalid, "{}", e.message);
+    let (row, _) = t.get_row(key("c", 1), &latest()).unwrap();
+    assert_eq!(
+        row.unwrap().latest("n").unwrap().value,
+        Value::Integer(8),
+        "an overflowing increment changes nothing"
+    );
     let bad = vec![ColumnChange::Increment {
         name: "s".into(),
         delta: 1,

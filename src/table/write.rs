@@ -754,7 +754,12 @@ impl Table {
                             }
                         },
                     };
-                    let sum = base.wrapping_add(*delta);
+                    // The service refuses an overflow rather than wrapping (atomic counter docs).
+                    let sum = base.checked_add(*delta).ok_or_else(|| {
+                        OtsError::param(format!(
+                            "Can't increment column '{name}': {base} + {delta} overflows a 64-bit integer."
+                        ))
+                    })?;
                     batch.put(
                         row_key,
                         name.as_bytes(),

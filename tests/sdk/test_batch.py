@@ -5,12 +5,14 @@ import pytest
 from tablestore import (
     BatchGetRowRequest,
     BatchWriteRowRequest,
+    ComparatorType,
     Condition,
     DeleteRowItem,
     PK_AUTO_INCR,
     PutRowItem,
     ReturnType,
     Row,
+    SingleColumnCondition,
     TableInBatchGetRowItem,
     TableInBatchWriteRowItem,
     UpdateRowItem,
@@ -146,15 +148,18 @@ def test_same_row_twice_in_one_batch_is_applied_in_order(client, table_name):
 
 
 def test_later_rows_of_a_batch_see_earlier_writes_to_the_same_row(client, table_name):
-    """Rows share commits, but a row written twice still sees its first write: the put
-    makes the EXPECT_EXIST update pass, and two increments of one counter both count."""
+    """Rows share commits, but a row written twice still sees its first write: the put makes
+    the EXPECT_EXIST updates pass, and the second update sees the first one's column."""
     create_table(client, table_name, [("k", "STRING")])
     req = BatchWriteRowRequest()
     req.add(TableInBatchWriteRowItem(table_name, [
         PutRowItem(Row([("k", "r")], [("n", 10)]), Condition("IGNORE")),
         PutRowItem(Row([("k", "other")], [("n", 1)]), Condition("EXPECT_NOT_EXIST")),
-        UpdateRowItem(Row([("k", "r")], {"increment": [("n", 5)]}), Condition("EXPECT_EXIST")),
-        UpdateRowItem(Row([("k", "r")], {"increment": [("n", 1)]}), Condition("EXPECT_EXIST")),
+        UpdateRowItem(Row([("k", "r")], {"put": [("m", 5)]}), Condition("EXPECT_EXIST")),
+        UpdateRowItem(
+            Row([("k", "r")], {"put": [("o", 6)]}),
+            Condition("EXPECT_EXIST", SingleColumnCondition("m", 5, ComparatorType.EQUAL)),
+        ),
         PutRowItem(Row([("k", "other")], [("n", 2)]), Condition("EXPECT_NOT_EXIST")),
     ]))
     resp = client.batch_write_row(req)
@@ -164,9 +169,28 @@ def test_later_rows_of_a_batch_see_earlier_writes_to_the_same_row(client, table_
     assert puts[2].error_code == "OTSConditionCheckFail"
     assert [u.is_ok for u in updates] == [True, True]
     _, row, _ = client.get_row(table_name, [("k", "r")], max_version=1)
-    assert row.attribute_columns[0][1] == 16
+    assert [(c[0], c[1]) for c in row.attribute_columns] == [("m", 5), ("n", 10), ("o", 6)]
     _, row, _ = client.get_row(table_name, [("k", "other")], max_version=1)
     assert row.attribute_columns[0][1] == 1
+
+
+def test_a_counter_row_may_be_written_only_once_per_batch(client, table_name):
+    """The atomic counter docs: a row updated with INCREMENT allows only one operation on it
+    in a BatchWriteRow. Every write of such a row answers OTSParameterInvalid; others apply."""
+    create_table(client, table_name, [("k", "STRING")])
+    req = BatchWriteRowRequest()
+    req.add(TableInBatchWriteRowItem(table_name, [
+        UpdateRowItem(Row([("k", "c")], {"increment": [("n", 5)]}), Condition("IGNORE")),
+        UpdateRowItem(Row([("k", "c")], {"increment": [("n", 1)]}), Condition("IGNORE")),
+        UpdateRowItem(Row([("k", "d")], {"increment": [("n", 2)]}), Condition("IGNORE")),
+    ]))
+    updates = client.batch_write_row(req).get_update_by_table(table_name)
+    assert [u.is_ok for u in updates] == [False, False, True]
+    assert {u.error_code for u in updates[:2]} == {"OTSParameterInvalid"}
+    _, row, _ = client.get_row(table_name, [("k", "c")], max_version=1)
+    assert row is None
+    _, row, _ = client.get_row(table_name, [("k", "d")], max_version=1)
+    assert row.attribute_columns[0][1] == 2
 
 
 def test_a_fan_out_batch_of_auto_increment_rows_gets_distinct_growing_keys(client, table_name):
