@@ -1,5 +1,6 @@
 //! Defaults and limits of the server in one place: listen address, data directory, access
-//! keys, request body cap, date skew, API version, connection cap and shutdown drain time.
+//! keys, request body cap, date skew, API version, connection cap, read timeouts and shutdown
+//! drain time.
 //! The CLI fills a `ServerConfig` from flags; tests build one directly.
 
 use std::collections::HashMap;
@@ -27,6 +28,11 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// stalled client cannot hold a connection slot forever. Below the SDKs' socket timeouts
 /// (Python 50 s), so they see the 408 rather than their own timeout.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest time a connection may go without a complete request head: a client idle on a
+/// keep-alive connection, or one trickling its headers, loses its connection after this, so
+/// idle or stalled clients cannot fill `MAX_CONNECTIONS` for good. Above the 20 s our client
+/// keeps idle connections; the SDK pools notice a closed idle connection and reconnect.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long shutdown waits for in-flight requests before flushing and exiting anyway.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
 
@@ -41,6 +47,8 @@ pub struct ServerConfig {
     pub max_date_skew: Option<Duration>,
     /// Longest time a request body may take to arrive.
     pub body_read_timeout: Duration,
+    /// Longest time a connection may wait for a complete request head (idle included).
+    pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
     /// Longest wait for in-flight requests on shutdown.
@@ -60,6 +68,7 @@ impl ServerConfig {
             max_body_bytes: MAX_BODY_BYTES,
             max_date_skew: Some(MAX_DATE_SKEW),
             body_read_timeout: BODY_READ_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             shutdown_drain: SHUTDOWN_DRAIN,
         }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod idle;
 pub mod response;
 
 use std::future::Future;
@@ -81,9 +82,19 @@ pub async fn run(
         let state = Arc::clone(&state);
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
+            let header_read_timeout = state.config.header_read_timeout;
+            let activity = idle::Activity::new();
+            let service_activity = Arc::clone(&activity);
             let service_guard = guard.clone();
-            let service =
-                service_fn(move |req| http::serve(Arc::clone(&state), req, service_guard.clone()));
+            let service = service_fn(move |req| {
+                let in_flight = service_activity.begin();
+                let served = http::serve(Arc::clone(&state), req, service_guard.clone());
+                async move {
+                    let response = served.await;
+                    drop(in_flight);
+                    response
+                }
+            });
             let conn = http1::Builder::new()
                 .keep_alive(true)
                 // Responses are small: one flattened write measured a little faster than writev.
@@ -92,6 +103,10 @@ pub async fn run(
             tokio::pin!(conn);
             let result = tokio::select! {
                 result = conn.as_mut() => result,
+                () = activity.idle_for(header_read_timeout) => {
+                    tracing::debug!(%peer, "closing a connection with no request head in time");
+                    Ok(())
+                }
                 _ = stop_rx.changed() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
@@ -164,6 +179,47 @@ mod tests {
         stream.read_to_end(&mut reply).await.expect("read");
         let text = String::from_utf8_lossy(&reply);
         assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        let _ = stop.send(());
+        task.await.expect("server task");
+    }
+
+    /// Reads until the server closes the connection (or `limit` passes); true if it closed.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+        let mut sink = Vec::new();
+        matches!(
+            tokio::time::timeout(limit, stream.read_to_end(&mut sink)).await,
+            Ok(Ok(_) | Err(_))
+        )
+    }
+
+    #[tokio::test]
+    async fn idle_and_trickling_connections_give_their_slot_back() {
+        let config = ServerConfig {
+            header_read_timeout: Duration::from_millis(300),
+            max_connections: 2,
+            ..ServerConfig::default()
+        };
+        let (addr, stop, task, _dir) = start(config).await;
+        // One client says nothing, one stops halfway through its headers: both fill the cap.
+        let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut trickling = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        trickling
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        assert!(closed_within(&mut idle, Duration::from_secs(10)).await);
+        assert!(closed_within(&mut trickling, Duration::from_secs(10)).await);
+        // Their slots are free again: a new client is served.
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        client
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut reply));
+        read.await.expect("served in time").expect("read");
+        let text = String::from_utf8_lossy(&reply);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         let _ = stop.send(());
         task.await.expect("server task");
     }
