@@ -3,12 +3,15 @@
 #   fan-out: otsd durable member-writes/s (`otsd im bench`) against Redis 7 XADD with
 #            appendfsync everysec, unpipelined and pipelined (64 clients);
 #   sync:    otsd 20-row GetRange pages/s (`otsd bench --op range`) against Redis
-#            XREVRANGE ... COUNT 20 (64 clients).
+#            XREVRANGE ... COUNT 20 (64 clients each, the same 22-byte payload per entry).
+# Single runs on a shared 2-core machine swing by ±20%, so Redis and otsd take turns for
+# several rounds and the medians (and ratios of medians) are reported.
 # Needs redis-server and redis-benchmark (Debian package redis-server).
-# Usage: tools/im_side_by_side.sh [im-bench-duration=15s]
+# Usage: tools/im_side_by_side.sh [im-bench-duration=15s] [rounds=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-15s}"
+ROUNDS="${2:-3}"
 OTSD_PORT=18811
 REDIS_PORT=16391
 WORK="$(mktemp -d)"
@@ -29,27 +32,38 @@ redis_rps() {
   redis-benchmark -p "$REDIS_PORT" -q -c 64 -r 1000 "$@" | tr '\r' '\n' \
     | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($(i + 1) == "requests") print $i}' | tail -n 1
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+json_field() { python3 -c "import json,sys; print(round(json.load(sys.stdin)['$1']))"; }
+
 redis-server --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly yes \
   --appendfsync everysec > "$WORK/redis.log" 2>&1 &
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
-xadd=$(redis_rps -n 200000 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
-xadd_p=$(redis_rps -n 1000000 -P 16 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
-xrev=$(redis_rps -n 200000 XREVRANGE 'im:__rand_int__' + - COUNT 20)
-redis-cli -p "$REDIS_PORT" shutdown nosave > /dev/null 2>&1 || true
-
-# otsd: fan-out on a fresh server, then range pages on a freshly prefilled table.
 "$OTSD" serve --listen "127.0.0.1:$OTSD_PORT" --data-dir "$WORK/otsd" --log warn > "$WORK/otsd.log" 2>&1 &
 ep="http://127.0.0.1:$OTSD_PORT"
 for _ in $(seq 50); do curl -fs "$ep/health" > /dev/null 2>&1 && break; sleep 0.1; done
-json_field() { python3 -c "import json,sys; print(round(json.load(sys.stdin)['$1']))"; }
-fanout=$("$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 \
-  --duration "$DUR" --json 2> /dev/null | tail -n 1 | json_field member_writes_per_sec)
-"$OTSD" bench --endpoint "$ep" --table range --op put --rows 100000 --duration 8s \
-  --concurrency 32 > /dev/null 2>&1
-pages=$("$OTSD" bench --endpoint "$ep" --table range --op range --batch-size 20 --rows 100000 \
-  --duration 10s --concurrency 16 2> /dev/null | awk '/^throughput:/ {print $2}')
+# The range table holds 100,000 rows whose one value has the XADD entries' 22 bytes.
+"$OTSD" bench --endpoint "$ep" --table range --op put --rows 100000 --value-size 22 \
+  --duration 8s --concurrency 32 > /dev/null 2>&1
+
+xadds="" xadd_ps="" xrevs="" fanouts="" pages_all=""
+for round in $(seq "$ROUNDS"); do
+  xadd=$(redis_rps -n 200000 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
+  xadd_p=$(redis_rps -n 1000000 -P 16 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
+  xrev=$(redis_rps -n 200000 XREVRANGE 'im:__rand_int__' + - COUNT 20)
+  fanout=$("$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 \
+    --duration "$DUR" --json 2> /dev/null | tail -n 1 | json_field member_writes_per_sec)
+  pages=$("$OTSD" bench --endpoint "$ep" --table range --op range --batch-size 20 --rows 100000 \
+    --duration 10s --concurrency 64 2> /dev/null | awk '/^throughput:/ {print $2}')
+  printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f, XREVRANGE %.0f, pages %.0f\n' \
+    "$round" "$xadd" "$xadd_p" "$fanout" "$xrev" "$pages"
+  xadds="$xadds $xadd" xadd_ps="$xadd_ps $xadd_p" xrevs="$xrevs $xrev"
+  fanouts="$fanouts $fanout" pages_all="$pages_all $pages"
+done
+xadd=$(echo "$xadds" | median) xadd_p=$(echo "$xadd_ps" | median) xrev=$(echo "$xrevs" | median)
+fanout=$(echo "$fanouts" | median) pages=$(echo "$pages_all" | median)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "medians of $ROUNDS rounds:"
 printf '%-44s %12s\n' "workload" "per second"
 printf '%-44s %12.0f\n' "Redis XADD, everysec, unpipelined" "$xadd"
 printf '%-44s %12.0f\n' "Redis XADD, everysec, pipelined (-P 16)" "$xadd_p"

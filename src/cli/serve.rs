@@ -44,7 +44,15 @@ pub struct ServeArgs {
     /// machine crash may lose that much), or `never` (benchmarks only: the OS decides).
     #[arg(long, env = "OTSD_WAL_SYNC", default_value = "always", value_parser = parse_wal_sync)]
     pub wal_sync: SyncPolicy,
+    /// Memory all tables' memtables may hold together, in MiB. Each table seals its memtable
+    /// at 64 MiB; past this total, tables seal theirs early so flushes free the memory.
+    #[arg(long, env = "OTSD_WRITE_BUFFER_MIB", default_value_t = DEFAULT_WRITE_BUFFER_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub write_buffer_mib: u64,
 }
+
+/// Default of `--write-buffer-mib`: four full memtables.
+pub const DEFAULT_WRITE_BUFFER_MIB: u64 = 256;
 
 /// Parses `--wal-sync`: `always`, `never` or a period such as `100ms`.
 fn parse_wal_sync(text: &str) -> Result<SyncPolicy, String> {
@@ -77,8 +85,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
+    // `write_buffer_mib` is at most 2^20 (the flag's range), so the shift cannot overflow.
+    let write_buffer_bytes = usize::try_from(args.write_buffer_mib << 20).unwrap_or(usize::MAX);
     let engine_options = engine::Options {
         sync: args.wal_sync,
+        write_buffer: engine::WriteBufferBudget::new(write_buffer_bytes),
         ..engine::Options::default()
     };
     let catalog =
@@ -222,6 +233,7 @@ mod tests {
             date_skew_secs: 0,
             log: "info".into(),
             wal_sync: SyncPolicy::Always,
+            write_buffer_mib: DEFAULT_WRITE_BUFFER_MIB,
         }
     }
 

@@ -16,7 +16,7 @@ use super::compaction::{
 use super::error::{Error, Result};
 use super::iter::KvIter;
 use super::memtable::Memtable;
-use super::options::SyncPolicy;
+use super::options::{Options, SyncPolicy};
 use super::sstable::{SstBuilder, SstInfo, SstOptions};
 use super::version::{FileMeta, VersionEdit};
 use super::{clone_error, filename, Inner, ReadView, WriterState};
@@ -103,9 +103,12 @@ pub(super) fn make_room(inner: &Inner, w: &mut WriterState) -> Result<()> {
         inner.check_open()?;
         let view = inner.current_view();
         let l0 = view.version.files(0).len();
-        let full = view.active.approximate_bytes() >= o.memtable_size_bytes;
+        let active = view.active.approximate_bytes();
+        let full = active >= o.memtable_size_bytes;
         let imm_full = view.immutables.len() >= o.max_immutable_memtables.max(1);
-        if full && !imm_full {
+        // Over the shared budget, a writer seals its memtable early, but never stalls for it.
+        let over_budget = active >= budget_seal_bytes(o) && o.write_buffer.is_over();
+        if (full || over_budget) && !imm_full {
             inner.switch_memtable(w)?;
             continue;
         }
@@ -135,6 +138,33 @@ pub(super) fn make_room(inner: &Inner, w: &mut WriterState) -> Result<()> {
         inner.bg_work.notify_all();
         inner.bg_done.wait_for(&mut bg, RECHECK);
     }
+}
+
+/// The least a memtable holds before the shared budget seals it: small enough to free
+/// memory, large enough that the flushed L0 files are not tiny.
+fn budget_seal_bytes(o: &Options) -> usize {
+    (o.memtable_size_bytes / 16).max(1)
+}
+
+/// Seals the active memtable of an idle table over the shared budget, so tables no longer
+/// written do not hold their memory while others seal small memtables over and over;
+/// writers seal their own in `make_room`.
+fn seal_for_budget(inner: &Inner) -> Result<()> {
+    let o = &inner.options;
+    if !o.write_buffer.is_over() {
+        return Ok(());
+    }
+    // A held writer lock means the table is being written (its writer seals in `make_room`)
+    // or a writer is waiting for this very thread to flush: never block on it.
+    let Some(mut w) = inner.writer.try_lock() else {
+        return Ok(());
+    };
+    let view = inner.current_view();
+    let imm_full = view.immutables.len() >= o.max_immutable_memtables.max(1);
+    if imm_full || view.active.approximate_bytes() < budget_seal_bytes(o) {
+        return Ok(());
+    }
+    inner.switch_memtable(&mut w)
 }
 
 /// Seals the active memtable (if it holds anything) and waits until every sealed memtable
@@ -198,6 +228,15 @@ fn background_loop(inner: &Inner) {
                     break;
                 }
                 inner.bg_work.wait_for(&mut bg, Duration::from_millis(500));
+                if bg.shutdown || bg.error.is_some() || !inner.options.write_buffer.is_over() {
+                    continue;
+                }
+                // Over the shared budget: the writer lock is taken after the bg lock is let go.
+                drop(bg);
+                if let Err(e) = seal_for_budget(inner) {
+                    tracing::warn!(error = %e, "cannot seal a memtable for the write budget");
+                }
+                bg = inner.bg.lock();
             }
         }
         let result = match manual {

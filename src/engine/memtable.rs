@@ -19,6 +19,7 @@ use super::batch::BatchRecords;
 use super::error::Result;
 use super::iter::KvIter;
 use super::key::{self, SeqNo};
+use super::write_budget::WriteBufferBudget;
 
 /// Bytes charged per entry beyond key and value: skiplist node, tower, the inline key buffer
 /// and the value box.
@@ -113,6 +114,14 @@ pub struct Memtable {
     bytes: AtomicUsize,
     max_seqno: AtomicU64,
     wal_number: u64,
+    /// The server-wide memtable budget this table's bytes count against.
+    budget: Arc<WriteBufferBudget>,
+}
+
+impl Drop for Memtable {
+    fn drop(&mut self) {
+        self.budget.release(self.approximate_bytes());
+    }
 }
 
 impl std::fmt::Debug for Memtable {
@@ -126,13 +135,20 @@ impl std::fmt::Debug for Memtable {
 }
 
 impl Memtable {
-    /// An empty memtable whose records are logged in WAL `wal_number` (or older WALs).
+    /// An empty memtable whose records are logged in WAL `wal_number` (or older WALs),
+    /// outside any shared budget.
     pub fn new(wal_number: u64) -> Memtable {
+        Memtable::with_budget(wal_number, WriteBufferBudget::unlimited())
+    }
+
+    /// An empty memtable whose bytes count against `budget` until it drops.
+    pub fn with_budget(wal_number: u64, budget: Arc<WriteBufferBudget>) -> Memtable {
         Memtable {
             map: SkipList::new(epoch::default_collector().clone()),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
             wal_number,
+            budget,
         }
     }
 
@@ -149,7 +165,7 @@ impl Memtable {
             self.max_seqno.fetch_max(seqno, Ordering::Relaxed);
         }
         self.add(MemKey::new(&[&internal_key]), value, &epoch::pin());
-        self.bytes.fetch_add(charge, Ordering::Relaxed);
+        self.charge(charge);
     }
 
     /// Inserts every record of a decoded batch.
@@ -164,7 +180,7 @@ impl Memtable {
             self.add(ikey, r.value.into(), guard);
         }
         self.max_seqno.fetch_max(max, Ordering::Relaxed);
-        self.bytes.fetch_add(charge, Ordering::Relaxed);
+        self.charge(charge);
     }
 
     /// Links one record in. `get_or_insert` never unlinks a node (a plain insert would
@@ -173,6 +189,11 @@ impl Memtable {
     fn add(&self, ikey: MemKey, value: Box<[u8]>, guard: &Guard) {
         let entry = self.map.get_or_insert(ikey, value, guard);
         entry.release(guard);
+    }
+
+    fn charge(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.budget.charge(bytes);
     }
 
     /// Approximate memory held, in bytes.
@@ -357,6 +378,27 @@ mod tests {
         let mut it = filled().iter();
         it.seek_to_first().unwrap();
         assert_eq!(collect_forward(&mut it).len(), 6);
+    }
+
+    #[test]
+    fn bytes_count_against_the_shared_budget_until_the_memtable_drops() {
+        let budget = WriteBufferBudget::new(1);
+        let a = Memtable::with_budget(1, Arc::clone(&budget));
+        let b = Memtable::with_budget(2, Arc::clone(&budget));
+        a.insert(
+            key::make_internal_key(vec![1], 1, Kind::Put).into_boxed_slice(),
+            Box::new([1]),
+        );
+        b.insert(
+            key::make_internal_key(vec![2], 2, Kind::Put).into_boxed_slice(),
+            Box::new([2, 2]),
+        );
+        assert_eq!(budget.used(), a.approximate_bytes() + b.approximate_bytes());
+        assert!(budget.is_over());
+        drop(a);
+        assert_eq!(budget.used(), b.approximate_bytes());
+        drop(b);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

@@ -19,12 +19,14 @@ pub mod options;
 pub mod read;
 pub mod row_buf;
 pub mod snapshot;
+pub mod write_budget;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{PkValue, SeqNo};
 pub use options::{Clock, DataOptions, Options, SyncPolicy};
 pub use row_buf::{CellRef, ColumnRef, RowBuf};
+pub use write_budget::WriteBufferBudget;
 
 /// One version of one column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,7 +347,10 @@ impl Inner {
             immutables.push(Arc::clone(&view.active));
             immutables.extend(view.immutables.iter().cloned());
             *view = Arc::new(ReadView {
-                active: Arc::new(Memtable::new(number)),
+                active: Arc::new(Memtable::with_budget(
+                    number,
+                    Arc::clone(&self.options.write_buffer),
+                )),
                 immutables,
                 version: Arc::clone(&view.version),
             });
@@ -449,7 +454,10 @@ impl Engine {
         let lock = lock_dir(dir)?;
         let (versions, recovery) = VersionSet::open(dir, &options)?;
         let wal_number = versions.new_file_number();
-        let mem = Arc::new(Memtable::new(wal_number));
+        let mem = Arc::new(Memtable::with_budget(
+            wal_number,
+            Arc::clone(&options.write_buffer),
+        ));
         let mut last_seqno = recovery.last_seqno;
         for &n in &recovery.wal_numbers {
             if n >= recovery.log_number {
@@ -1157,5 +1165,103 @@ mod tests {
         }
         let e = Engine::open(dir.path(), small(), data).unwrap();
         expect(&e);
+    }
+
+    /// Writes `n` rows of ~200-byte values to `e` starting at row `from`.
+    fn fill(e: &Engine, from: i64, n: i64) {
+        for i in from..from + n {
+            let mut b = WriteBatch::new();
+            b.put(&row(i), b"col", Some(1), &[7u8; 200]);
+            e.write(b).unwrap();
+        }
+    }
+
+    fn files(e: &Engine) -> usize {
+        e.level_file_counts().iter().sum()
+    }
+
+    fn budget_options(budget: &Arc<WriteBufferBudget>) -> Options {
+        Options {
+            memtable_size_bytes: 1 << 20,
+            write_buffer: Arc::clone(budget),
+            ..opts()
+        }
+    }
+
+    fn count_rows(e: &Engine) -> usize {
+        e.scan(
+            &[0x00],
+            &[0xFF],
+            Direction::Forward,
+            &ReadOptions::default(),
+        )
+        .unwrap()
+        .count()
+    }
+
+    #[test]
+    fn a_writer_over_the_shared_budget_seals_its_memtable_early() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let budget = WriteBufferBudget::new(64 << 10);
+        let a = Engine::open(da.path(), budget_options(&budget), keep_versions(1)).unwrap();
+        let b = Engine::open(db.path(), budget_options(&budget), keep_versions(1)).unwrap();
+        // ~330 KB each: far below a table's own 1 MiB limit, far over the shared 64 KiB.
+        fill(&a, 0, 1000);
+        fill(&b, 0, 1000);
+        assert!(
+            files(&a) > 0 && files(&b) > 0,
+            "both writers sealed and flushed early"
+        );
+        // Flushes run behind the writers; once they catch up, at most two memtables below
+        // the seal size (1 MiB / 16) are left.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while budget.used() >= 2 * (64 << 10) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            budget.used() < 2 * (64 << 10),
+            "{} bytes held",
+            budget.used()
+        );
+        assert_eq!((count_rows(&a), count_rows(&b)), (1000, 1000));
+    }
+
+    #[test]
+    fn an_idle_table_over_the_shared_budget_is_sealed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = WriteBufferBudget::new(1 << 20);
+        let e = Engine::open(dir.path(), budget_options(&budget), keep_versions(1)).unwrap();
+        fill(&e, 0, 1000); // ~330 KB: under the budget and the table's size, nothing sealed
+        assert_eq!(files(&e), 0);
+        // Other tables' memtables push the total over; this table writes nothing more.
+        budget.charge(1 << 20);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while files(&e) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(files(&e) > 0, "the idle table was not sealed");
+        while budget.used() > 1 << 20 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            budget.used(),
+            1 << 20,
+            "the flushed memtable's bytes were released"
+        );
+        budget.release(1 << 20);
+        assert_eq!(count_rows(&e), 1000);
+    }
+
+    #[test]
+    fn without_a_shared_budget_memtables_seal_at_their_own_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            memtable_size_bytes: 1 << 20,
+            ..opts()
+        };
+        let e = Engine::open(dir.path(), o, keep_versions(1)).unwrap();
+        fill(&e, 0, 1000);
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(files(&e), 0);
     }
 }

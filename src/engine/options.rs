@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::write_budget::WriteBufferBudget;
+
 /// When an acknowledged write reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
@@ -61,6 +63,9 @@ pub struct Options {
     pub stall_timeout: Duration,
     /// Wall clock for engine-assigned versions and TTL.
     pub clock: Clock,
+    /// Memory budget of all memtables, shared by the engines opened with clones of these
+    /// options (a server's tables); over it, writers seal their memtables early.
+    pub write_buffer: Arc<WriteBufferBudget>,
 }
 
 impl Default for Options {
@@ -81,6 +86,7 @@ impl Default for Options {
             num_levels: 7,
             stall_timeout: Duration::from_secs(30),
             clock: system_clock(),
+            write_buffer: WriteBufferBudget::unlimited(),
         }
     }
 }
@@ -91,6 +97,7 @@ impl std::fmt::Debug for Options {
             .field("memtable_size_bytes", &self.memtable_size_bytes)
             .field("sync", &self.sync)
             .field("block_size_bytes", &self.block_size_bytes)
+            .field("write_buffer_limit", &self.write_buffer.limit())
             .finish_non_exhaustive()
     }
 }
