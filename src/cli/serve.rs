@@ -54,6 +54,12 @@ pub struct ServeArgs {
 /// Default of `--write-buffer-mib`: four full memtables.
 pub const DEFAULT_WRITE_BUFFER_MIB: u64 = 256;
 
+/// The memtable budget of `--write-buffer-mib` in bytes.
+fn write_buffer_bytes(args: &ServeArgs) -> usize {
+    // The flag's range caps it at 2^20 MiB, so the shift cannot overflow a u64.
+    usize::try_from(args.write_buffer_mib << 20).unwrap_or(usize::MAX)
+}
+
 /// Parses `--wal-sync`: `always`, `never` or a period such as `100ms`.
 fn parse_wal_sync(text: &str) -> Result<SyncPolicy, String> {
     match text {
@@ -85,11 +91,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
-    // `write_buffer_mib` is at most 2^20 (the flag's range), so the shift cannot overflow.
-    let write_buffer_bytes = usize::try_from(args.write_buffer_mib << 20).unwrap_or(usize::MAX);
     let engine_options = engine::Options {
         sync: args.wal_sync,
-        write_buffer: engine::WriteBufferBudget::new(write_buffer_bytes),
+        write_buffer: engine::WriteBufferBudget::new(write_buffer_bytes(&args)),
         ..engine::Options::default()
     };
     let catalog =
@@ -247,6 +251,27 @@ mod tests {
         );
         for bad in ["0ms", "fast", "10s", ""] {
             assert!(parse_wal_sync(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn write_buffer_is_given_in_mib_and_must_be_positive() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).map(|c| c.serve);
+        let default = parse(&["serve"]).expect("defaults parse");
+        assert_eq!(write_buffer_bytes(&default), 256 << 20);
+        let custom = parse(&["serve", "--write-buffer-mib", "8"]).expect("parses");
+        assert_eq!(write_buffer_bytes(&custom), 8 << 20);
+        for bad in ["0", "-1", "lots", "2000000"] {
+            assert!(
+                parse(&["serve", "--write-buffer-mib", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 
