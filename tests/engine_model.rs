@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use otsd::engine::key::{encode_row_key, PkValue};
 use otsd::engine::{
     DataOptions, Direction, Engine, Options, ReadOptions, Row, SyncPolicy, WriteBatch,
+    WriteBufferBudget,
 };
 use proptest::prelude::*;
 
@@ -156,6 +157,8 @@ fn options() -> Options {
         memtable_size_bytes: 1 << 10,
         l0_compaction_trigger: 2,
         sync: SyncPolicy::Never,
+        // Below the memtable size: writers also seal early for the shared budget.
+        write_buffer: WriteBufferBudget::new(768),
         ..Options::default()
     }
 }
