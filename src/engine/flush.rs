@@ -151,9 +151,10 @@ fn budget_seal_bytes(o: &Options) -> usize {
 /// writers seal their own in `make_room`.
 fn seal_for_budget(inner: &Inner) -> Result<()> {
     let o = &inner.options;
-    if !o.write_buffer.is_over() {
+    if !o.write_buffer.is_over() || inner.poisoned.load(Ordering::Acquire) {
         return Ok(());
     }
+    inner.check_open()?;
     // A held writer lock means the table is being written (its writer seals in `make_room`)
     // or a writer is waiting for this very thread to flush: never block on it.
     let Some(mut w) = inner.writer.try_lock() else {
