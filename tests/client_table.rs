@@ -279,3 +279,68 @@ async fn batch_writes_and_reads_report_per_row_results() {
         ]
     );
 }
+
+/// SSTable files under `table`'s engine folder in the server's data dir.
+fn sst_files(server: &common::TestServer, table: &str) -> usize {
+    let dir = server
+        .data_dir()
+        .join(common::INSTANCE)
+        .join(table)
+        .join("engine");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "sst"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn tables_share_the_write_buffer_budget_and_flush_early() {
+    // 1 MiB for all memtables: each table seals from 4 MiB (1/16 of its own 64 MiB), so
+    // ~6 MB per table must reach SSTables; without the budget it would all stay in memory.
+    let server = common::TestServer::start_with(&["--write-buffer-mib", "1"]);
+    let c = client(&server);
+    let value = ColumnValue::Binary(vec![7u8; 4000]);
+    for table in ["budget_a", "budget_b"] {
+        c.create_simple_table(table, &[("id", pb::PrimaryKeyType::Integer)])
+            .await
+            .expect("create table");
+        for chunk in 0..8i64 {
+            let writes: Vec<RowWrite> = (0..200)
+                .map(|i| {
+                    let id = chunk * 200 + i;
+                    let pk = vec![PrimaryKeyColumn::new("id", PrimaryKeyValue::Integer(id))];
+                    let cells = vec![Cell::put("v", value.clone(), None)];
+                    let row = Row {
+                        primary_key: pk,
+                        cells,
+                        delete_marker: false,
+                    };
+                    RowWrite::Put(row, Condition::ignore())
+                })
+                .collect();
+            let results = c.batch_write(table, &writes).await.expect("batch write");
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while (sst_files(&server, "budget_a") == 0 || sst_files(&server, "budget_b") == 0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for table in ["budget_a", "budget_b"] {
+        assert!(sst_files(&server, table) > 0, "{table} never flushed");
+        let start = [PrimaryKeyColumn::new("id", PrimaryKeyValue::InfMin)];
+        let end = [PrimaryKeyColumn::new("id", PrimaryKeyValue::InfMax)];
+        let rows = c
+            .range_all(table, &start, &end, pb::Direction::Forward)
+            .await
+            .expect("range");
+        assert_eq!(rows.len(), 1600, "{table}");
+        assert!(rows.iter().all(|r| cell(r, "v") == Some(&value)));
+    }
+}

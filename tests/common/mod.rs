@@ -37,18 +37,27 @@ pub struct TestServer {
     child: Option<Child>,
     port: u16,
     data_dir: tempfile::TempDir,
+    /// Flags given to `serve` beyond the test defaults (kept for `restart`).
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
     /// Starts `otsd serve --listen 127.0.0.1:0` on a fresh temporary data directory and
     /// waits until it prints its bound port.
     pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// As `start`, passing `extra_args` to `otsd serve` as well.
+    pub fn start_with(extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("create temp data dir");
-        let (child, port) = spawn(data_dir.path(), 0);
+        let extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        let (child, port) = spawn(data_dir.path(), 0, &extra_args);
         TestServer {
             child: Some(child),
             port,
             data_dir,
+            extra_args,
         }
     }
 
@@ -96,7 +105,7 @@ impl TestServer {
             let status = self.stop();
             assert!(status.success(), "otsd exited with {status}");
         }
-        let (child, port) = spawn(self.data_dir.path(), self.port);
+        let (child, port) = spawn(self.data_dir.path(), self.port, &self.extra_args);
         self.child = Some(child);
         self.port = port;
     }
@@ -123,7 +132,7 @@ impl Drop for TestServer {
 
 /// Starts the binary and parses `listening on http://127.0.0.1:PORT` from its stdout.
 /// `port` 0 picks a free port; a fixed port is retried briefly (the old one may linger).
-fn spawn(data_dir: &Path, port: u16) -> (Child, u16) {
+fn spawn(data_dir: &Path, port: u16, extra_args: &[String]) -> (Child, u16) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -141,6 +150,7 @@ fn spawn(data_dir: &Path, port: u16) -> (Child, u16) {
         .arg(ACCESS_KEY_SECRET)
         .arg("--log")
         .arg(std::env::var("OTSD_TEST_LOG").unwrap_or_else(|_| "info".to_string()))
+        .args(extra_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
