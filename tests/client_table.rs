@@ -280,6 +280,55 @@ async fn batch_writes_and_reads_report_per_row_results() {
     );
 }
 
+#[tokio::test]
+async fn one_batch_writes_several_tables_with_results_per_table() {
+    let server = common::TestServer::start();
+    let c = client(&server);
+    create_messages_table(&c).await;
+    c.create_simple_table("inbox", &[("user", pb::PrimaryKeyType::String)])
+        .await
+        .expect("create inbox");
+    let inbox_pk = |u: &str| {
+        vec![PrimaryKeyColumn::new(
+            "user",
+            PrimaryKeyValue::String(u.into()),
+        )]
+    };
+    let inbox_row = Row {
+        primary_key: inbox_pk("erin"),
+        cells: vec![Cell::put("unread", ColumnValue::Integer(2), None)],
+        delete_marker: false,
+    };
+    let messages = [
+        RowWrite::Put(row("erin", 1, "x"), Condition::ignore()),
+        RowWrite::Put(row("erin", 2, "y"), Condition::ignore()),
+    ];
+    let inbox = [
+        RowWrite::Put(inbox_row, Condition::ignore()),
+        RowWrite::Delete(inbox_pk("nobody"), Condition::expect_exist()),
+    ];
+    let results = c
+        .batch_write_tables(&[("messages", &messages), ("inbox", &inbox)])
+        .await
+        .expect("batch write");
+    assert_eq!(results.len(), 2);
+    assert!(results[0].iter().all(Result::is_ok), "{results:?}");
+    assert!(results[1][0].is_ok(), "{results:?}");
+    let failed = results[1][1].as_ref().expect_err("no such inbox row");
+    assert_eq!(failed.code, "OTSConditionCheckFail");
+
+    let got = c.get("messages", &pk("erin", 2), &[]).await.expect("get");
+    assert_eq!(
+        got.as_ref().and_then(|r| cell(r, "text")),
+        Some(&ColumnValue::String("y".into()))
+    );
+    let got = c.get("inbox", &inbox_pk("erin"), &[]).await.expect("get");
+    assert_eq!(
+        got.as_ref().and_then(|r| cell(r, "unread")),
+        Some(&ColumnValue::Integer(2))
+    );
+}
+
 /// SSTable files under `table`'s engine folder in the server's data dir.
 fn sst_files(server: &common::TestServer, table: &str) -> usize {
     let dir = server

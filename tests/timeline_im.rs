@@ -9,6 +9,7 @@ use std::time::Duration;
 use otsd::client::{Client, ClientConfig, Condition, RetryPolicy};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::ColumnValue;
+use otsd::timeline::meta::Claim;
 use otsd::timeline::push::push_row;
 use otsd::timeline::{Checkpoint, Conversation, Message, Mode, Timeline, TimelineConfig};
 
@@ -153,9 +154,22 @@ fn read_expansion_conversations_are_merged_into_sync() {
                 .await
                 .expect("send big");
             assert_eq!(r.fanout_rows, 0);
-            tl.send(&small, "u2", &text(&format!("small{i}")), &format!("s{i}"))
+            let s = tl
+                .send(&small, "u2", &text(&format!("small{i}")), &format!("s{i}"))
                 .await
                 .expect("send small");
+            // Both modes leave a complete dedup record: the push send recorded its seq id
+            // inside the fan-out request, the pull send with its completion.
+            for (conv, cmid, seq) in [
+                ("big", format!("b{i}"), r.seq_id),
+                ("small", format!("s{i}"), s.seq_id),
+            ] {
+                let claim = tl.claim(conv, &cmid).await.expect("claim");
+                let Claim::Existing(record) = claim else {
+                    panic!("{conv}/{cmid} was not recorded: {claim:?}");
+                };
+                assert_eq!((record.store_seq, record.fanout_done), (Some(seq), true));
+            }
         }
         assert_eq!(tl.pull_conversations("u1").await.expect("pulls"), ["big"]);
         let mut cp = Checkpoint::default();

@@ -412,36 +412,66 @@ impl Client {
         table: &str,
         writes: &[RowWrite],
     ) -> Result<Vec<std::result::Result<(), ServiceError>>> {
+        let mut results = self.batch_write_tables(&[(table, writes)]).await?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    /// Writes to several tables in one BatchWriteRow: one round trip, each row still atomic
+    /// on its own. One result vector per `(table, writes)` entry, each in write order.
+    ///
+    /// # Errors
+    /// The whole request failed, or the answer does not match the request's shape;
+    /// per-row failures are in the returned vectors.
+    pub async fn batch_write_tables(
+        &self,
+        tables: &[(&str, &[RowWrite])],
+    ) -> Result<Vec<Vec<std::result::Result<(), ServiceError>>>> {
         let req = pb::BatchWriteRowRequest {
-            tables: vec![pb::TableInBatchWriteRowRequest {
-                table_name: table.to_string(),
-                rows: writes.iter().map(RowWrite::to_pb).collect(),
-            }],
+            tables: tables
+                .iter()
+                .map(|(table, writes)| pb::TableInBatchWriteRowRequest {
+                    table_name: table.to_string(),
+                    rows: writes.iter().map(RowWrite::to_pb).collect(),
+                })
+                .collect(),
             ..Default::default()
         };
         let resp = self.batch_write_row(&req).await?;
-        let rows = resp
-            .tables
-            .into_iter()
-            .next()
-            .map(|t| t.rows)
-            .unwrap_or_default();
-        if rows.len() != writes.len() {
-            return Err(ClientError::Decode {
-                api: "BatchWriteRow".to_string(),
-                what: format!("{} row results for {} writes", rows.len(), writes.len()),
-            });
+        let shape_error = |what: String| ClientError::Decode {
+            api: "BatchWriteRow".to_string(),
+            what,
+        };
+        if resp.tables.len() != tables.len() {
+            return Err(shape_error(format!(
+                "{} table results for {} tables",
+                resp.tables.len(),
+                tables.len()
+            )));
         }
-        Ok(rows
+        resp.tables
             .into_iter()
-            .map(|r| {
-                if r.is_ok {
-                    Ok(())
-                } else {
-                    Err(service_error(r.error))
+            .zip(tables)
+            .map(|(answer, (table, writes))| {
+                if answer.rows.len() != writes.len() {
+                    return Err(shape_error(format!(
+                        "{} row results for {} writes to {table}",
+                        answer.rows.len(),
+                        writes.len()
+                    )));
                 }
+                Ok(answer
+                    .rows
+                    .into_iter()
+                    .map(|r| {
+                        if r.is_ok {
+                            Ok(())
+                        } else {
+                            Err(service_error(r.error))
+                        }
+                    })
+                    .collect())
             })
-            .collect())
+            .collect()
     }
 
     /// Reads the rows at `keys` of `table` in one BatchGetRow (latest versions of

@@ -2,6 +2,7 @@
 //! members and mode, pull memberships (`pulls/<user>`, `<conv>`) that `sync` lists, and the
 //! dedup rows of `send` (`dedup/<conv>`, `<client_msg_id>`).
 
+use super::push::Companion;
 use super::{now_ms, Conversation, Mode, Result, RowView, Timeline, TimelineError};
 use crate::client::{Condition, RowWrite};
 use crate::protocol::pb;
@@ -246,10 +247,6 @@ impl Timeline {
         }))
     }
 
-    /// Records the StoreTable seq id (and optionally fan-out completion) on the dedup row.
-    ///
-    /// # Errors
-    /// A request failed.
     /// Takes over the unfinished claim of `(conv, client_msg_id)` that was read with
     /// `seen_claimed_ms`: a conditional UpdateRow setting a newer `claimed_ms`, which succeeds
     /// for exactly one of several racing callers. Returns whether this caller won.
@@ -285,6 +282,10 @@ impl Timeline {
         }
     }
 
+    /// Records the StoreTable seq id (and optionally fan-out completion) on the dedup row.
+    ///
+    /// # Errors
+    /// A request failed.
     pub async fn record_send(
         &self,
         conv: &str,
@@ -292,19 +293,7 @@ impl Timeline {
         store_seq: i64,
         fanout_done: bool,
     ) -> Result<()> {
-        let mut cells = vec![Cell::put(
-            COL_STORE_SEQ,
-            ColumnValue::Integer(store_seq),
-            None,
-        )];
-        if fanout_done {
-            cells.push(Cell::put(COL_FANOUT_DONE, ColumnValue::Boolean(true), None));
-        }
-        let row = Row {
-            primary_key: dedup_pk(conv, client_msg_id),
-            cells,
-            delete_marker: false,
-        };
+        let row = record_row(conv, client_msg_id, store_seq, fanout_done);
         self.client
             .update(
                 &self.config.meta_table,
@@ -314,6 +303,39 @@ impl Timeline {
             )
             .await?;
         Ok(())
+    }
+
+    /// [`Timeline::record_send`] as a write that rides along in a fan-out request.
+    pub(crate) fn record_companion(
+        &self,
+        conv: &str,
+        client_msg_id: &str,
+        store_seq: i64,
+    ) -> Companion {
+        Companion {
+            table: self.config.meta_table.clone(),
+            write: RowWrite::Update(
+                record_row(conv, client_msg_id, store_seq, false),
+                Condition::ignore(),
+            ),
+        }
+    }
+}
+
+/// The dedup row's update recording `store_seq` (and `fanout_done` when set).
+fn record_row(conv: &str, client_msg_id: &str, store_seq: i64, fanout_done: bool) -> Row {
+    let mut cells = vec![Cell::put(
+        COL_STORE_SEQ,
+        ColumnValue::Integer(store_seq),
+        None,
+    )];
+    if fanout_done {
+        cells.push(Cell::put(COL_FANOUT_DONE, ColumnValue::Boolean(true), None));
+    }
+    Row {
+        primary_key: dedup_pk(conv, client_msg_id),
+        cells,
+        delete_marker: false,
     }
 }
 

@@ -29,10 +29,12 @@
 //! `send` is keyed by `(conversation, client_msg_id)`; a retried send never delivers twice:
 //! 1. *Claim*: PutRow of the dedup row `("dedup/<conv>", client_msg_id)` with EXPECT_NOT_EXIST
 //!    and `claimed_ms`. Winning the claim means no earlier attempt stored anything.
-//! 2. *Store*: PutRow of the message into the StoreTable (AUTO_INCREMENT, RT_PK) → seq id,
-//!    then UpdateRow of the dedup row with `store_seq`.
+//! 2. *Store*: PutRow of the message into the StoreTable (AUTO_INCREMENT, RT_PK) → seq id.
 //! 3. *Fan-out*: BatchWriteRow of ≤ `batch_rows` push rows per request, requests in parallel,
-//!    rows that failed retried; finally the dedup row gets `fanout_done = true`.
+//!    rows that failed retried. The first request also carries the UpdateRow that records
+//!    `store_seq` on the dedup row (a second table in the same BatchWriteRow: one round trip
+//!    fewer per message). Finally the dedup row gets `fanout_done = true` (a pull conversation
+//!    has no fan-out and records `store_seq` with it).
 //!
 //! A retry that loses the claim reads the dedup row: done → nothing to do. Otherwise it finds
 //! the seq id (from `store_seq`, or — after a crash between store and record — by scanning the

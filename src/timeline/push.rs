@@ -111,6 +111,16 @@ pub(crate) fn push_message(table: &str, row: &Row) -> Result<(i64, Message)> {
     ))
 }
 
+/// A write to another table that rides along in the first request of a fan-out (the send's
+/// dedup record), so it costs no round trip of its own. Retried with the push rows.
+#[derive(Debug, Clone)]
+pub(crate) struct Companion {
+    /// The table written.
+    pub table: String,
+    /// The write; it must be idempotent, since a failed row is sent again.
+    pub write: RowWrite,
+}
+
 impl Timeline {
     /// Writes `msg` into the sync queue of every user in `receivers`: BatchWriteRow chunks of
     /// at most `batch_rows` rows, all chunks in parallel, rows that failed inside a batch
@@ -120,18 +130,36 @@ impl Timeline {
     /// A whole request failed (after the client's retries), or rows still failed after
     /// every retry (`FanOutFailed`). Rows of other chunks may have been written.
     pub async fn fan_out(&self, msg: &Message, receivers: &[String]) -> Result<usize> {
+        self.fan_out_with(msg, receivers, None).await
+    }
+
+    /// [`Timeline::fan_out`], with `companion` written in the first chunk's requests.
+    pub(crate) async fn fan_out_with(
+        &self,
+        msg: &Message,
+        receivers: &[String],
+        companion: Option<Companion>,
+    ) -> Result<usize> {
         // Every copy carries the same cells: encode them once, then only each key per row.
         let cells = EncodedCells::new(&push_cells(msg, now_ms(), None));
-        let mut chunks = tokio::task::JoinSet::new();
-        for chunk in receivers.chunks(self.config.batch_rows) {
-            let writes = chunk.iter().map(|user| push_write(user, &cells)).collect();
+        let mut chunks: Vec<Vec<RowWrite>> = receivers
+            .chunks(self.config.batch_rows)
+            .map(|chunk| chunk.iter().map(|user| push_write(user, &cells)).collect())
+            .collect();
+        if chunks.is_empty() && companion.is_some() {
+            chunks.push(Vec::new());
+        }
+        let mut companion = companion;
+        let mut tasks = tokio::task::JoinSet::new();
+        for writes in chunks {
             let timeline = self.clone();
             let (conv, seq) = (msg.conversation.clone(), msg.seq_id);
-            chunks.spawn(async move { timeline.write_chunk(writes, &conv, seq).await });
+            let extra = companion.take();
+            tasks.spawn(async move { timeline.write_chunk(writes, extra, &conv, seq).await });
         }
         let mut written = 0;
         let mut first_error = None;
-        while let Some(joined) = chunks.join_next().await {
+        while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(n)) => written += n,
                 Ok(Err(e)) => {
@@ -150,23 +178,47 @@ impl Timeline {
         }
     }
 
-    /// Writes one chunk, re-sending failed rows with backoff; returns the rows written.
+    /// Writes one chunk (and the companion write, if any, in the same requests), re-sending
+    /// failed rows with backoff; returns the push rows written.
     pub(crate) async fn write_chunk(
         &self,
         writes: Vec<RowWrite>,
+        mut companion: Option<Companion>,
         conv: &str,
         seq: i64,
     ) -> Result<usize> {
-        let table = &self.config.push_table;
+        let table = self.config.push_table.as_str();
         let total = writes.len();
         let mut pending = writes;
         let mut round = 0u32;
         loop {
-            let results = self.client.batch_write(table, &pending).await?;
+            let mut request: Vec<(&str, &[RowWrite])> = Vec::with_capacity(2);
+            if !pending.is_empty() {
+                request.push((table, &pending));
+            }
+            if let Some(c) = &companion {
+                request.push((c.table.as_str(), std::slice::from_ref(&c.write)));
+            }
+            if request.is_empty() {
+                return Ok(total);
+            }
+            let mut results = self.client.batch_write_tables(&request).await?.into_iter();
+            let push_results = if pending.is_empty() {
+                Vec::new()
+            } else {
+                results.next().unwrap_or_default()
+            };
             let mut last = None;
+            if companion.is_some() {
+                match results.next().and_then(|r| r.into_iter().next()) {
+                    Some(Ok(())) => companion = None,
+                    Some(Err(e)) => last = Some(format!("{}: {}", e.code, e.message)),
+                    None => last = Some("no result for the dedup record".to_string()),
+                }
+            }
             let failed: Vec<RowWrite> = pending
                 .into_iter()
-                .zip(results)
+                .zip(push_results)
                 .filter_map(|(write, result)| match result {
                     Ok(()) => None,
                     Err(e) => {
@@ -175,21 +227,22 @@ impl Timeline {
                     }
                 })
                 .collect();
-            if failed.is_empty() {
+            let failed_rows = failed.len() + usize::from(companion.is_some());
+            if failed_rows == 0 {
                 return Ok(total);
             }
             if round >= self.config.row_retries {
                 return Err(TimelineError::FanOutFailed {
                     conversation: conv.to_string(),
                     seq_id: seq,
-                    failed: failed.len(),
+                    failed: failed_rows,
                     last: last.unwrap_or_default(),
                 });
             }
             tracing::debug!(
                 conv,
                 seq,
-                failed = failed.len(),
+                failed = failed_rows,
                 round,
                 "re-sending fan-out rows"
             );
