@@ -12,9 +12,10 @@
 //!
 //! A message row carries the caller's free-form columns plus system columns whose names start
 //! with `_` (so caller columns may not). StoreTable rows: `_sender`, `_cmid` (client message
-//! id), `_sent_ms`. Push rows, written once per member, pack all system fields into one BINARY
+//! id), `_sent_ms`. Push rows, written once per member, pack the whole message into one BINARY
 //! `_env` cell ([`envelope::Envelope`]: conversation, StoreTable seq id, sender, client message
-//! id, send and push times): every cell costs a skiplist insert and a WAL record.
+//! id, send and push times and the caller's columns), as the reference Timeline library stores
+//! a serialized message: every cell costs a skiplist insert, a WAL record and an SSTable entry.
 //!
 //! # Write- and read-expansion
 //! A conversation is stored once in the meta table with its members and a [`Mode`]. In

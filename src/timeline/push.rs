@@ -41,7 +41,8 @@ pub fn push_row(user: &str, msg: &Message, push_ms: i64, timestamp_ms: Option<i6
     }
 }
 
-/// The cells of every push row of `msg`: its envelope, then the caller's columns.
+/// The cells of every push row of `msg`: one, its envelope, which packs the caller's columns
+/// too (see `envelope.rs`).
 fn push_cells(msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Vec<Cell> {
     let envelope = Envelope {
         conversation: msg.conversation.clone(),
@@ -50,21 +51,13 @@ fn push_cells(msg: &Message, push_ms: i64, timestamp_ms: Option<i64>) -> Vec<Cel
         client_msg_id: msg.client_msg_id.clone(),
         sent_ms: msg.sent_ms,
         push_ms,
+        columns: msg.columns.clone(),
     };
-    let mut cells = vec![Cell::put(
+    vec![Cell::put(
         COL_ENVELOPE,
         ColumnValue::Binary(envelope.encode()),
-        None,
-    )];
-    cells.extend(
-        msg.columns
-            .iter()
-            .map(|(n, v)| Cell::put(n.clone(), v.clone(), None)),
-    );
-    for cell in &mut cells {
-        cell.timestamp = timestamp_ms;
-    }
-    cells
+        timestamp_ms,
+    )]
 }
 
 /// The BatchWriteRow entry that writes `cells` into `user`'s sync queue at a new seq id.
@@ -106,7 +99,12 @@ pub(crate) fn push_message(table: &str, row: &Row) -> Result<(i64, Message)> {
             sender: envelope.sender,
             client_msg_id: envelope.client_msg_id,
             sent_ms: envelope.sent_ms,
-            columns: view.user_columns(),
+            // Packed in the envelope; rows written before that carry them as cells.
+            columns: if envelope.columns.is_empty() {
+                view.user_columns()
+            } else {
+                envelope.columns
+            },
         },
     ))
 }
@@ -366,6 +364,30 @@ mod tests {
                 Condition::ignore()
             )
         );
+    }
+
+    #[test]
+    fn a_push_row_is_one_cell_and_rows_with_column_cells_still_read() {
+        let row = push_row("alice", &message(), 1234, None);
+        assert_eq!(row.cells.len(), 1, "{row:?}");
+        // A row written before the columns were packed: version-1 envelope, a cell per column.
+        let mut v1 = vec![1u8];
+        for n in [9i64, 1000, 1234] {
+            v1.extend_from_slice(&n.to_le_bytes());
+        }
+        for s in ["g1", "bob", "m-9"] {
+            v1.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            v1.extend_from_slice(s.as_bytes());
+        }
+        let old = Row {
+            primary_key: push_pk("alice", PrimaryKeyValue::Integer(3)),
+            cells: vec![
+                Cell::put(COL_ENVELOPE, ColumnValue::Binary(v1), None),
+                Cell::put("text", ColumnValue::String("yo".into()), None),
+            ],
+            delete_marker: false,
+        };
+        assert_eq!(push_message("p", &old).expect("valid"), (3, message()));
     }
 
     #[test]
