@@ -423,7 +423,8 @@ impl Table {
         let mut keys = std::collections::HashSet::new();
         for (write, condition, ret) in rows {
             let prepared = self.prepare(write, &condition, false);
-            if let Ok(p) = &prepared {
+            // A generated key is new, so only given keys can repeat within the request.
+            if let Some(p) = prepared.as_ref().ok().filter(|p| !p.generated) {
                 if !keys.insert(p.row_key.clone()) {
                     results.extend(self.write_run(std::mem::take(&mut run)));
                     keys.clear();
