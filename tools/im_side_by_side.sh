@@ -5,7 +5,9 @@
 #   sync:    otsd 20-row GetRange pages/s (`otsd bench --op range`) against Redis
 #            XREVRANGE ... COUNT 20 (64 clients each, the same 22-byte payload per entry).
 # Single runs on a shared 2-core machine swing by ±20%, so Redis and otsd take turns for
-# several rounds and the medians (and ratios of medians) are reported.
+# several rounds and the medians (and ratios of medians) are reported. Each server's process
+# CPU per operation is reported too (µs of user+system time per XADD entry, member-write or
+# page): it moves far less than throughput between runs on shared cores.
 # Needs redis-server and redis-benchmark (Debian package redis-server).
 # Usage: tools/im_side_by_side.sh [im-bench-duration=15s] [rounds=3]
 set -euo pipefail
@@ -33,12 +35,18 @@ redis_rps() {
     | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($(i + 1) == "requests") print $i}' | tail -n 1
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# µs of CPU per operation: us_per_op <ticks before> <ticks after> <operations>
+us_per_op() { awk -v t="$(($2 - $1))" -v hz="$HZ" -v n="$3" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
 json_field() { python3 -c "import json,sys; print(round(json.load(sys.stdin)['$1']))"; }
 
 redis-server --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly yes \
   --appendfsync everysec > "$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
 "$OTSD" serve --listen "127.0.0.1:$OTSD_PORT" --data-dir "$WORK/otsd" --log warn > "$WORK/otsd.log" 2>&1 &
+OTSD_PID=$!
 ep="http://127.0.0.1:$OTSD_PORT"
 for _ in $(seq 50); do curl -fs "$ep/health" > /dev/null 2>&1 && break; sleep 0.1; done
 # The range table holds 100,000 rows whose one value has the XADD entries' 22 bytes.
@@ -46,29 +54,52 @@ for _ in $(seq 50); do curl -fs "$ep/health" > /dev/null 2>&1 && break; sleep 0.
   --duration 8s --concurrency 32 > /dev/null 2>&1
 
 xadds="" xadd_ps="" xrevs="" fanouts="" pages_all=""
+c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_pages=""
 for round in $(seq "$ROUNDS"); do
+  t0=$(cpu_ticks "$REDIS_PID")
   xadd=$(redis_rps -n 200000 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
+  t1=$(cpu_ticks "$REDIS_PID")
   xadd_p=$(redis_rps -n 1000000 -P 16 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
+  t2=$(cpu_ticks "$REDIS_PID")
   xrev=$(redis_rps -n 200000 XREVRANGE 'im:__rand_int__' + - COUNT 20)
-  fanout=$("$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 \
-    --duration "$DUR" --json 2> /dev/null | tail -n 1 | json_field member_writes_per_sec)
-  pages=$("$OTSD" bench --endpoint "$ep" --table range --op range --batch-size 20 --rows 100000 \
-    --duration 10s --concurrency 64 2> /dev/null | awk '/^throughput:/ {print $2}')
+  t3=$(cpu_ticks "$REDIS_PID")
+  c_xadd=$(us_per_op "$t0" "$t1" 200000) c_xadd_p=$(us_per_op "$t1" "$t2" 1000000)
+  c_xrev=$(us_per_op "$t2" "$t3" 200000)
+
+  o0=$(cpu_ticks "$OTSD_PID")
+  im=$("$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 \
+    --duration "$DUR" --json 2> /dev/null | tail -n 1)
+  o1=$(cpu_ticks "$OTSD_PID")
+  fanout=$(echo "$im" | json_field member_writes_per_sec)
+  # Member-writes done = messages x group size; the syncs of the run are charged to them too.
+  writes=$(echo "$im" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['messages'] * d['group_size'])")
+  c_fanout=$(us_per_op "$o0" "$o1" "$writes")
+  range_out=$("$OTSD" bench --endpoint "$ep" --table range --op range --batch-size 20 --rows 100000 \
+    --duration 10s --concurrency 64 2> /dev/null)
+  o2=$(cpu_ticks "$OTSD_PID")
+  pages=$(echo "$range_out" | awk '/^throughput:/ {print $2}')
+  c_page=$(us_per_op "$o1" "$o2" "$(echo "$range_out" | awk '/^requests:/ {print $2}')")
+
   printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f, XREVRANGE %.0f, pages %.0f\n' \
     "$round" "$xadd" "$xadd_p" "$fanout" "$xrev" "$pages"
+  printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s, XREVRANGE %s, pages %s\n' \
+    "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_xrev" "$c_page"
   xadds="$xadds $xadd" xadd_ps="$xadd_ps $xadd_p" xrevs="$xrevs $xrev"
   fanouts="$fanouts $fanout" pages_all="$pages_all $pages"
+  c_xadds="$c_xadds $c_xadd" c_xadd_ps="$c_xadd_ps $c_xadd_p" c_xrevs="$c_xrevs $c_xrev"
+  c_fanouts="$c_fanouts $c_fanout" c_pages="$c_pages $c_page"
 done
 xadd=$(echo "$xadds" | median) xadd_p=$(echo "$xadd_ps" | median) xrev=$(echo "$xrevs" | median)
 fanout=$(echo "$fanouts" | median) pages=$(echo "$pages_all" | median)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "medians of $ROUNDS rounds:"
-printf '%-44s %12s\n' "workload" "per second"
-printf '%-44s %12.0f\n' "Redis XADD, everysec, unpipelined" "$xadd"
-printf '%-44s %12.0f\n' "Redis XADD, everysec, pipelined (-P 16)" "$xadd_p"
-printf '%-44s %12.0f   %s x pipelined Redis (target 2.00)\n' "otsd fan-out member-writes, fsync per commit" \
-  "$fanout" "$(ratio "$fanout" "$xadd_p")"
-printf '%-44s %12.0f\n' "Redis XREVRANGE COUNT 20" "$xrev"
-printf '%-44s %12.0f   %s x Redis (target 1.00)\n' "otsd GetRange 20-row pages" "$pages" \
-  "$(ratio "$pages" "$xrev")"
+printf '%-44s %12s %16s\n' "workload" "per second" "server CPU us/op"
+row() { printf '%-44s %12.0f %16s' "$1" "$2" "$(echo "$3" | median)"; }
+row "Redis XADD, everysec, unpipelined" "$xadd" "$c_xadds"; echo
+row "Redis XADD, everysec, pipelined (-P 16)" "$xadd_p" "$c_xadd_ps"; echo
+row "otsd fan-out member-writes, fsync per commit" "$fanout" "$c_fanouts"
+printf '   %s x pipelined Redis (target 2.00)\n' "$(ratio "$fanout" "$xadd_p")"
+row "Redis XREVRANGE COUNT 20" "$xrev" "$c_xrevs"; echo
+row "otsd GetRange 20-row pages" "$pages" "$c_pages"
+printf '   %s x Redis (target 1.00)\n' "$(ratio "$pages" "$xrev")"
