@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use otsd::client::{Client, ClientConfig, Condition, RetryPolicy};
 use otsd::protocol::pb;
-use otsd::protocol::plainbuffer::ColumnValue;
+use otsd::protocol::plainbuffer::{Cell, ColumnValue};
 use otsd::timeline::meta::Claim;
 use otsd::timeline::push::push_row;
 use otsd::timeline::{Checkpoint, Conversation, Message, Mode, Timeline, TimelineConfig};
@@ -254,6 +254,43 @@ fn a_retried_send_delivers_once_even_after_a_crash_between_steps() {
             (stored.seq_id, 4, true)
         );
 
+        // Crash after the fan-out, before completion: its first request recorded the seq id,
+        // so the retry neither scans nor stores, and finds every member served.
+        assert!(matches!(
+            tl.claim("g", "fanned").await.expect("claim"),
+            otsd::timeline::meta::Claim::Won { .. }
+        ));
+        let sent_ms = 1_700_000_000_000;
+        let cells = vec![Cell::put(
+            "text",
+            ColumnValue::String("fanned".into()),
+            None,
+        )];
+        let seq = tl
+            .store_append("g", "d", "fanned", sent_ms, cells)
+            .await
+            .expect("store");
+        let msg = Message {
+            conversation: "g".into(),
+            seq_id: seq,
+            sender: "d".into(),
+            client_msg_id: "fanned".into(),
+            sent_ms,
+            columns: text("fanned"),
+        };
+        assert_eq!(tl.fan_out_step(&conv, &msg).await.expect("fan-out"), 4);
+        let otsd::timeline::meta::Claim::Existing(record) =
+            tl.claim("g", "fanned").await.expect("claim")
+        else {
+            panic!("the claim vanished");
+        };
+        assert_eq!((record.store_seq, record.fanout_done), (Some(seq), false));
+        let r = tl
+            .send(&conv, "d", &text("fanned"), "fanned")
+            .await
+            .expect("retry");
+        assert_eq!((r.seq_id, r.fanout_rows, r.deduplicated), (seq, 0, true));
+
         // Crash in the middle of the fan-out: only the missing members get a copy.
         tl.claim("g", "crash2").await.expect("claim");
         let stored = tl
@@ -284,14 +321,14 @@ fn a_retried_send_delivers_once_even_after_a_crash_between_steps() {
             .expect("again");
         assert_eq!(again.seq_id, r.seq_id);
 
-        let expected = ["hello", "crash1", "crash2", "crash3"];
+        let expected = ["hello", "crash1", "fanned", "crash2", "crash3"];
         for user in &members {
             let mut cp = Checkpoint::default();
             let got = drain(&tl, user, &mut cp, 20).await;
             assert_eq!(texts(&got), expected, "user {user}");
         }
         let history = tl.history("g", None, 100).await.expect("history");
-        assert_eq!(history.len(), 4, "each message stored once");
+        assert_eq!(history.len(), expected.len(), "each message stored once");
     });
 }
 

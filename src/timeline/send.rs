@@ -51,13 +51,8 @@ impl Timeline {
                 let msg = self
                     .store_message(conv, sender, columns, client_msg_id)
                     .await?;
-                // The seq id reaches the dedup row in the fan-out's first request rather than
-                // in a request of its own: the same crash window, one round trip fewer.
                 let fanout_rows = match conv.mode {
-                    Mode::Push => {
-                        let record = self.record_companion(&conv.id, client_msg_id, msg.seq_id);
-                        self.fan_out_with(&msg, &conv.members, Some(record)).await?
-                    }
+                    Mode::Push => self.fan_out_step(conv, &msg).await?,
                     Mode::Pull => 0,
                 };
                 self.record_send(&conv.id, client_msg_id, msg.seq_id, true)
@@ -176,6 +171,18 @@ impl Timeline {
         self.record_send(&conv.id, client_msg_id, msg.seq_id, false)
             .await?;
         Ok(msg)
+    }
+
+    /// The fan-out step of a won push send: copies `msg` (already stored) to every member,
+    /// and records its seq id on the dedup row in the first request rather than in a request
+    /// of its own (the same crash window as a separate record, one round trip fewer). Public
+    /// so tests can stop a send between its steps, as a crash would.
+    ///
+    /// # Errors
+    /// As [`Timeline::fan_out`]; the record is retried with the push rows.
+    pub async fn fan_out_step(&self, conv: &Conversation, msg: &Message) -> Result<usize> {
+        let record = self.record_companion(&conv.id, &msg.client_msg_id, msg.seq_id);
+        self.fan_out_with(msg, &conv.members, Some(record)).await
     }
 
     /// Appends the message to the StoreTable and returns it with its seq id (no record).
