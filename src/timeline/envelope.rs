@@ -113,6 +113,20 @@ impl Envelope {
     }
 }
 
+/// A version-1 envelope (caller columns as row cells), as otsd wrote it before columns were
+/// packed: for tests that old rows still read. Fields in envelope order after the version.
+#[cfg(test)]
+pub(crate) fn encode_v1(times: [i64; 3], strings: [&str; 3]) -> Vec<u8> {
+    let mut out = vec![VERSION_CELLS];
+    for n in times {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    for s in strings {
+        put_bytes(&mut out, s.as_bytes());
+    }
+    out
+}
+
 /// Appends `len u32` (lengths here are far below 4 GiB: request limits; saturate regardless).
 fn put_len(out: &mut Vec<u8>, n: usize) {
     let n = u32::try_from(n).unwrap_or(u32::MAX);
@@ -201,13 +215,7 @@ mod tests {
 
     #[test]
     fn version_1_envelopes_still_decode_without_columns() {
-        let mut v1 = vec![VERSION_CELLS];
-        for n in [5i64, 10, 20] {
-            v1.extend_from_slice(&n.to_le_bytes());
-        }
-        for s in ["g", "ann", "c1"] {
-            put_bytes(&mut v1, s.as_bytes());
-        }
+        let mut v1 = encode_v1([5, 10, 20], ["g", "ann", "c1"]);
         let got = Envelope::decode(&v1).expect("v1");
         assert_eq!(
             (got.store_seq, got.sent_ms, got.push_ms, got.sender.as_str()),

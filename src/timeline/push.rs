@@ -371,14 +371,8 @@ mod tests {
         let row = push_row("alice", &message(), 1234, None);
         assert_eq!(row.cells.len(), 1, "{row:?}");
         // A row written before the columns were packed: version-1 envelope, a cell per column.
-        let mut v1 = vec![1u8];
-        for n in [9i64, 1000, 1234] {
-            v1.extend_from_slice(&n.to_le_bytes());
-        }
-        for s in ["g1", "bob", "m-9"] {
-            v1.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            v1.extend_from_slice(s.as_bytes());
-        }
+        // Store seq, send and push times; conversation, sender, client message id.
+        let v1 = crate::timeline::envelope::encode_v1([9, 1000, 1234], ["g1", "bob", "m-9"]);
         let old = Row {
             primary_key: push_pk("alice", PrimaryKeyValue::Integer(3)),
             cells: vec![
