@@ -3,7 +3,6 @@
 //! running server, and reports throughput and hdrhistogram latency percentiles (text or JSON).
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use serde::Serialize;
 
+use crate::cli::report::{new_histogram, progress_bar, record_since, RunProgress};
 use crate::client::{Client, ClientConfig, ClientError, Condition, RetryPolicy, RowWrite};
 use crate::config::{DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_LISTEN};
 use crate::protocol::pb;
@@ -26,8 +26,6 @@ pub const PK_COLUMN: &str = "id";
 pub const VALUE_COLUMN: &str = "v";
 /// Most rows Tablestore accepts in one BatchWriteRow.
 const MAX_BATCH_ROWS: usize = 200;
-/// Latencies above this (one hour) are clamped into the histogram's top bucket.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// The operation a bench run repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -479,11 +477,6 @@ struct Tally {
     errors: BTreeMap<String, u64>,
 }
 
-fn new_histogram() -> Histogram<u64> {
-    // Bounds are constants within hdrhistogram's valid range, so this cannot fail.
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
-}
-
 async fn measure(
     client: &Client,
     workload: Arc<Workload>,
@@ -496,27 +489,14 @@ async fn measure(
         None => Budget::Until(started + args.duration),
     });
     let done = Arc::new(AtomicU64::new(0));
-    let progress = match args.requests {
-        Some(n) => progress_bar(n, "requests"),
-        None => progress_bar(args.duration.as_secs().max(1), "seconds"),
-    };
-    let ticker = progress.clone().map(|bar| {
-        let done = Arc::clone(&done);
-        let by_count = args.requests.is_some();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let n = done.load(Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                if by_count {
-                    bar.set_position(n);
-                } else {
-                    bar.set_position(started.elapsed().as_secs());
-                }
-                bar.set_message(format!("{:.0} req/s", n as f64 / secs));
-            }
-        })
-    });
+    let progress = RunProgress::start(
+        args.requests,
+        args.duration,
+        "requests",
+        "req/s",
+        &done,
+        started,
+    );
 
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..args.concurrency {
@@ -537,8 +517,7 @@ async fn measure(
             while budget.take() {
                 let t = Instant::now();
                 let result = workload.run_once(&client, &mut rng).await;
-                let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                tally.latency.saturating_record(us.clamp(1, MAX_LATENCY_US));
+                record_since(&mut tally.latency, t);
                 match result {
                     Ok(rows) => tally.rows += rows,
                     Err(e) => *tally.errors.entry(error_label(&e)).or_default() += 1,
@@ -565,12 +544,7 @@ async fn measure(
         }
     }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     let requests = total.latency.len();
     let errors = total.errors.values().sum();
     Ok(Report {
@@ -608,19 +582,6 @@ fn error_label(err: &ClientError) -> String {
         ClientError::Decode { .. } | ClientError::PlainBuffer { .. } => "decode".to_string(),
         ClientError::Service { .. } | ClientError::Config(_) => "other".to_string(),
     }
-}
-
-/// A progress bar on stderr when it is a terminal; `None` otherwise (logs, pipes, CI).
-fn progress_bar(len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{msg}}");
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    Some(bar)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! throughput and send/sync latency percentiles (hdrhistogram) for a group size and concurrency.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,13 +17,12 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::cli::bench::parse_duration;
+use crate::cli::report::{new_histogram, record_since, RunProgress};
 use crate::client::{Client, ClientConfig};
 use crate::config::{DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_LISTEN};
 use crate::protocol::plainbuffer::ColumnValue;
 use crate::timeline::{Checkpoint, Conversation, Mode, Timeline, TimelineConfig};
 
-/// Latencies above one hour are clamped into the histogram's top bucket.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Messages per sync read (one GetRange page).
 const SYNC_PAGE: usize = 20;
 
@@ -471,31 +469,8 @@ impl ImBenchReport {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
-    // Constant bounds within hdrhistogram's valid range: cannot fail.
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
-}
-
-fn record(h: &mut Histogram<u64>, since: Instant) {
-    let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
-    h.saturating_record(us.clamp(1, MAX_LATENCY_US));
-}
-
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
-}
-
-/// A progress bar on stderr when it is a terminal.
-fn progress_bar(len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{msg}}");
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    Some(bar)
 }
 
 /// Hands out work until a count or a deadline is reached.
@@ -568,29 +543,15 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         deadline: Instant::now() + max_run,
     });
     let done = Arc::new(AtomicU64::new(0));
-    let bar = match args.messages {
-        Some(n) => progress_bar(n, "messages"),
-        None => progress_bar(args.duration.as_secs().max(1), "seconds"),
-    };
     let started = Instant::now();
-    let ticker = bar.clone().map(|bar| {
-        let (done, by_count) = (Arc::clone(&done), args.messages.is_some());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let n = done.load(Ordering::Relaxed);
-                bar.set_position(if by_count {
-                    n
-                } else {
-                    started.elapsed().as_secs()
-                });
-                bar.set_message(format!(
-                    "{:.0} msg/s",
-                    n as f64 / started.elapsed().as_secs_f64().max(1e-3)
-                ));
-            }
-        })
-    });
+    let progress = RunProgress::start(
+        args.messages,
+        args.duration,
+        "messages",
+        "msg/s",
+        &done,
+        started,
+    );
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..args.concurrency {
         let (tl, groups, budget, done) = (
@@ -622,7 +583,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
                         tracing::debug!(error = %e, "send failed");
                     }
                 }
-                record(&mut h, t);
+                record_since(&mut h, t);
                 k += 1;
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -638,12 +599,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         member_writes += writes;
     }
     let send_secs = started.elapsed().as_secs_f64().max(1e-9);
-    if let Some(t) = ticker {
-        t.abort();
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    progress.finish();
 
     // Sync phase: each task walks random members' queues from the start, one page per call.
     let sync_budget = Arc::new(Budget {
@@ -664,7 +620,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
             while budget.take() {
                 let t = Instant::now();
                 let batch = tl.sync(&user, &cp, SYNC_PAGE).await;
-                record(&mut h, t);
+                record_since(&mut h, t);
                 calls += 1;
                 match batch {
                     Ok(b) if b.more => {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod im;
+pub mod report;
 pub mod serve;
 
 use std::io::IsTerminal as _;
