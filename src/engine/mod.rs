@@ -319,6 +319,15 @@ impl Inner {
         Ok(())
     }
 
+    /// Whether a write may go in: the engine is open and no earlier I/O failure poisoned it.
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned);
+        }
+        Ok(())
+    }
+
     /// Records that every WAL record up to `seqno` is on stable storage.
     fn mark_durable(&self, seqno: SeqNo) {
         self.durable_seqno.fetch_max(seqno, Ordering::AcqRel);
@@ -368,11 +377,8 @@ impl Inner {
                 .map(|_| Err(clone_error(e)))
                 .collect::<Vec<_>>()
         };
-        if self.closed.load(Ordering::Acquire) {
-            return fail_all(&Error::Closed);
-        }
-        if self.poisoned.load(Ordering::Acquire) {
-            return fail_all(&Error::Poisoned);
+        if let Err(e) = self.check_writable() {
+            return fail_all(&e);
         }
         let mut guard = self.writer.lock();
         let w = &mut *guard;
@@ -516,10 +522,7 @@ impl Engine {
     /// Errors: `Closed`, `Poisoned` (after an earlier I/O failure), `Stalled` (flush and
     /// compaction fell behind for longer than `stall_timeout`), `InvalidArgument`, `Io`.
     pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
-        self.inner.check_open()?;
-        if self.inner.poisoned.load(Ordering::Acquire) {
-            return Err(Error::Poisoned);
-        }
+        self.inner.check_writable()?;
         let inner = &self.inner;
         inner
             .commit
@@ -543,10 +546,7 @@ impl Engine {
         &self,
         batch: WriteBatch,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<SeqNo>>> {
-        self.inner.check_open()?;
-        if self.inner.poisoned.load(Ordering::Acquire) {
-            return Err(Error::Poisoned);
-        }
+        self.inner.check_writable()?;
         let inner = &self.inner;
         inner.async_commit.submit(batch, || {
             let worker = Arc::clone(inner);
@@ -569,11 +569,8 @@ impl Engine {
     /// Errors (per batch): as `write`.
     pub fn write_many(&self, batches: Vec<WriteBatch>) -> Vec<Result<SeqNo>> {
         let refuse = |e: Error| batches.iter().map(|_| Err(clone_error(&e))).collect();
-        if let Err(e) = self.inner.check_open() {
+        if let Err(e) = self.inner.check_writable() {
             return refuse(e);
-        }
-        if self.inner.poisoned.load(Ordering::Acquire) {
-            return refuse(Error::Poisoned);
         }
         let inner = &self.inner;
         inner
