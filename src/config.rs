@@ -19,8 +19,6 @@ pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// Largest accepted difference between `x-ots-date` and the server clock; the SDKs apply
 /// the same 15 minutes to the dates of responses.
 pub const MAX_DATE_SKEW: Duration = Duration::from_secs(15 * 60);
-/// The only protocol version otsd speaks (`x-ots-apiversion`).
-pub const API_VERSION: &str = "2015-12-31";
 /// Open connections served at once; further clients wait in the listen backlog. Above the
 /// SDK pools (Python 500, Node 300) so a single busy client is never starved.
 pub const MAX_CONNECTIONS: usize = 1024;

@@ -4,20 +4,11 @@
 
 use crate::protocol::sign;
 
-/// `x-ots-date` (request and response).
-pub const DATE_HEADER: &str = "x-ots-date";
-/// `x-ots-apiversion`.
-pub const API_VERSION_HEADER: &str = "x-ots-apiversion";
-/// `x-ots-accesskeyid`.
-pub const ACCESS_KEY_ID_HEADER: &str = "x-ots-accesskeyid";
-/// `x-ots-instancename`.
-pub const INSTANCE_HEADER: &str = "x-ots-instancename";
-/// `x-ots-contentmd5` (request and response).
-pub const CONTENT_MD5_HEADER: &str = "x-ots-contentmd5";
-/// `x-ots-requestid` of a response.
-pub const REQUEST_ID_HEADER: &str = "x-ots-requestid";
-/// The protocol version every request announces.
-pub const API_VERSION: &str = "2015-12-31";
+// The header names and version are the protocol's, shared with the server.
+pub use crate::protocol::sign::{
+    ACCESS_KEY_ID_HEADER, API_VERSION, API_VERSION_HEADER, CONTENT_MD5_HEADER, DATE_HEADER,
+    INSTANCE_HEADER, REQUEST_ID_HEADER,
+};
 
 /// The access key pair and instance a client signs for.
 #[derive(Clone, PartialEq, Eq)]

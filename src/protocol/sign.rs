@@ -12,6 +12,20 @@ use md5::{Digest, Md5};
 use sha1::Sha1;
 use sha2::Sha256;
 
+/// The protocol version every request announces in `x-ots-apiversion`.
+pub const API_VERSION: &str = "2015-12-31";
+/// `x-ots-date` (request and response).
+pub const DATE_HEADER: &str = "x-ots-date";
+/// `x-ots-apiversion` of a request.
+pub const API_VERSION_HEADER: &str = "x-ots-apiversion";
+/// `x-ots-accesskeyid` of a request.
+pub const ACCESS_KEY_ID_HEADER: &str = "x-ots-accesskeyid";
+/// `x-ots-instancename` of a request.
+pub const INSTANCE_HEADER: &str = "x-ots-instancename";
+/// `x-ots-contentmd5` (request and response).
+pub const CONTENT_MD5_HEADER: &str = "x-ots-contentmd5";
+/// `x-ots-requestid` of a response.
+pub const REQUEST_ID_HEADER: &str = "x-ots-requestid";
 /// Prefix of every header that takes part in a signature.
 pub const OTS_HEADER_PREFIX: &str = "x-ots-";
 /// The V2 request signature header (also the header named when no signature is sent).

@@ -7,20 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hyper::HeaderMap;
 
-use crate::config::{ServerConfig, API_VERSION};
+use crate::config::ServerConfig;
 use crate::error::{ErrorCode, OtsError};
-use crate::protocol::sign;
-
-/// `x-ots-date` of the request.
-pub const DATE_HEADER: &str = "x-ots-date";
-/// `x-ots-apiversion` of the request.
-pub const API_VERSION_HEADER: &str = "x-ots-apiversion";
-/// `x-ots-accesskeyid` of the request.
-pub const ACCESS_KEY_ID_HEADER: &str = "x-ots-accesskeyid";
-/// `x-ots-instancename` of the request.
-pub const INSTANCE_HEADER: &str = "x-ots-instancename";
-/// `x-ots-contentmd5` of the request (and of the response).
-pub const CONTENT_MD5_HEADER: &str = "x-ots-contentmd5";
+use crate::protocol::sign::{
+    self, ACCESS_KEY_ID_HEADER, API_VERSION, API_VERSION_HEADER, CONTENT_MD5_HEADER, DATE_HEADER,
+    INSTANCE_HEADER,
+};
 
 /// Why a request was refused before reaching its handler. `Display` is the exact message the
 /// client sees; `code()` its Tablestore error code.

@@ -12,12 +12,10 @@ use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use hyper::{Response, StatusCode};
 use prost::Message;
 
-use super::auth::{CONTENT_MD5_HEADER, DATE_HEADER};
 use crate::error::OtsError;
+use crate::protocol::sign::{CONTENT_MD5_HEADER, DATE_HEADER, REQUEST_ID_HEADER};
 use crate::protocol::{pb, sign};
 
-/// `x-ots-requestid` of a response.
-pub const REQUEST_ID_HEADER: &str = "x-ots-requestid";
 /// `x-ots-contenttype` of a response.
 pub const CONTENT_TYPE_HEADER: &str = "x-ots-contenttype";
 /// The value the real service sends in `x-ots-contenttype`.
