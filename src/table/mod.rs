@@ -33,6 +33,15 @@ pub use schema::{TableOptions, TableSchema};
 /// start and commit take it exclusively.
 const PARTITION_GATE_STRIPES: usize = 256;
 
+/// Wall-clock milliseconds since the Unix epoch: the version of cells written without an
+/// explicit timestamp and the "now" of TTL checks (0 before the epoch, saturating far after).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 fn stripe(bytes: &[u8], stripes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);

@@ -14,6 +14,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::engine::batch::BatchOp;
 use crate::engine::{self, Direction, Engine, PkValue, ReadOptions, WriteBatch};
 use crate::error::{ErrorCode, OtsError, OtsResult};
+use crate::table::now_ms;
 
 /// How long a transaction may stay idle before it is aborted.
 pub const DEFAULT_TXN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,13 +44,6 @@ pub fn conflict() -> OtsError {
         ErrorCode::RowOperationConflict,
         "Data is being modified by the other request.",
     )
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 struct TxnState {

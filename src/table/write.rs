@@ -16,7 +16,7 @@ use crate::table::row_lock::RowGuard;
 use crate::table::schema::{validate_column_name, validate_pk, PkInput, PkUse, TableOptions};
 use crate::table::transaction::{partition_key, TxnSession};
 use crate::table::value::Value;
-use crate::table::{stripe, transaction, Table, PARTITION_GATE_STRIPES};
+use crate::table::{now_ms, stripe, transaction, Table, PARTITION_GATE_STRIPES};
 
 /// Partition gates and row locks held across a commit (see `Table::lock_and_stage`).
 type WriteGuards<'a> = (Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
@@ -48,13 +48,6 @@ enum WriteKind {
     Put,
     Update,
     Delete,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Checks an explicit cell timestamp against the table's version deviation and TTL: the
