@@ -114,7 +114,8 @@ const SUB_VERSION: u8 = 0x01;
 const HEADER_LEN: usize = 12;
 
 impl BatchOp {
-    fn row(&self) -> &[u8] {
+    /// The row key the operation writes to.
+    pub fn row(&self) -> &[u8] {
         match self {
             BatchOp::Put { row, .. }
             | BatchOp::DeleteVersion { row, .. }

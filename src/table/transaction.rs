@@ -156,16 +156,6 @@ fn batch_of(ops: Vec<BatchOp>) -> WriteBatch {
     batch
 }
 
-fn op_row(op: &BatchOp) -> &[u8] {
-    match op {
-        BatchOp::Put { row, .. }
-        | BatchOp::DeleteVersion { row, .. }
-        | BatchOp::DeleteColumn { row, .. }
-        | BatchOp::DeleteRow { row }
-        | BatchOp::PutRowMarker { row, .. } => row,
-    }
-}
-
 fn op_bytes(op: &BatchOp) -> usize {
     match op {
         BatchOp::Put {
@@ -242,7 +232,7 @@ impl TxnSession<'_> {
             .state
             .ops
             .iter()
-            .filter(|op| op_row(op) == row_key)
+            .filter(|op| op.row() == row_key)
             .collect();
         if ops.is_empty() {
             return engine.get_row(row_key, read);
@@ -262,7 +252,7 @@ impl TxnSession<'_> {
             .state
             .ops
             .iter()
-            .map(op_row)
+            .map(BatchOp::row)
             .filter(|k| match direction {
                 Direction::Forward => *k >= start && *k < end,
                 Direction::Backward => *k <= start && *k > end,
