@@ -70,7 +70,7 @@ use std::sync::Arc;
 
 use crate::client::{Client, ClientError};
 use crate::protocol::pb;
-use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyValue, Row};
+use crate::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
 
 pub use send::SendReceipt;
 pub use sync::SyncBatch;
@@ -334,6 +334,42 @@ impl Timeline {
             ensure_table(&self.client, table, &schema, ttl).await?;
         }
         Ok(())
+    }
+}
+
+impl Timeline {
+    /// Up to `max` rows of `table` from `from` toward `to` in `direction`, read in GetRange
+    /// pages of at most `page_size` rows and each turned into a `T` by `each`; and whether the
+    /// range may hold more (the last page read named a next start). The store and push
+    /// readers share this paging loop.
+    ///
+    /// # Errors
+    /// A request failed, or `each` failed on a row.
+    pub(crate) async fn read_pages<T>(
+        &self,
+        table: &str,
+        mut from: Vec<PrimaryKeyColumn>,
+        to: &[PrimaryKeyColumn],
+        direction: pb::Direction,
+        max: usize,
+        mut each: impl FnMut(&Row) -> Result<T>,
+    ) -> Result<(Vec<T>, bool)> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let limit = (max - out.len()).min(self.config.page_size);
+            let page = self
+                .client
+                .range(table, &from, to, direction, i32::try_from(limit).ok())
+                .await?;
+            for row in &page.rows {
+                out.push(each(row)?);
+            }
+            match page.next_start {
+                Some(next) => from = next,
+                None => return Ok((out, false)),
+            }
+        }
+        Ok((out, true))
     }
 }
 

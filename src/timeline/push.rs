@@ -262,30 +262,12 @@ impl Timeline {
         max: usize,
     ) -> Result<(Vec<(i64, Message)>, bool)> {
         let table = &self.config.push_table;
-        let mut from = push_pk(user, PrimaryKeyValue::Integer(after.saturating_add(1)));
+        let from = push_pk(user, PrimaryKeyValue::Integer(after.saturating_add(1)));
         let to = push_pk(user, PrimaryKeyValue::InfMax);
-        let mut out = Vec::new();
-        while out.len() < max {
-            let limit = (max - out.len()).min(self.config.page_size);
-            let page = self
-                .client
-                .range(
-                    table,
-                    &from,
-                    &to,
-                    pb::Direction::Forward,
-                    i32::try_from(limit).ok(),
-                )
-                .await?;
-            for row in &page.rows {
-                out.push(push_message(table, row)?);
-            }
-            match page.next_start {
-                Some(next) => from = next,
-                None => return Ok((out, false)),
-            }
-        }
-        Ok((out, true))
+        self.read_pages(table, from, &to, pb::Direction::Forward, max, |row| {
+            push_message(table, row)
+        })
+        .await
     }
 
     /// Whether `user`'s sync queue holds the copy of `conv`#`store_seq`, looking back from

@@ -106,23 +106,13 @@ impl Timeline {
             pb::Direction::Forward => (PrimaryKeyValue::InfMin, PrimaryKeyValue::InfMax),
             pb::Direction::Backward => (PrimaryKeyValue::InfMax, PrimaryKeyValue::InfMin),
         };
-        let mut from = store_pk(conv, seq_bound(start, open_start));
+        let from = store_pk(conv, seq_bound(start, open_start));
         let to = store_pk(conv, seq_bound(end, open_end));
-        let mut out = Vec::new();
-        while out.len() < max {
-            let limit = (max - out.len()).min(self.config.page_size);
-            let page = self
-                .client
-                .range(table, &from, &to, direction, i32::try_from(limit).ok())
-                .await?;
-            for row in &page.rows {
-                out.push(store_message(table, conv, row)?);
-            }
-            match page.next_start {
-                Some(next) => from = next,
-                None => break,
-            }
-        }
+        let (mut out, _more) = self
+            .read_pages(table, from, &to, direction, max, |row| {
+                store_message(table, conv, row)
+            })
+            .await?;
         out.truncate(max);
         Ok(out)
     }
