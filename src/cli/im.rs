@@ -47,7 +47,12 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    fn timeline(&self, connections: usize, threshold: usize) -> anyhow::Result<Timeline> {
+    /// A Timeline over these flags with its tables created or checked.
+    async fn prepared_timeline(
+        &self,
+        connections: usize,
+        threshold: usize,
+    ) -> anyhow::Result<Timeline> {
         let mut config = ClientConfig::new(
             &self.endpoint,
             &self.instance,
@@ -58,7 +63,11 @@ impl ConnectArgs {
         let client = Client::new(config).context("invalid client configuration")?;
         let mut tc = TimelineConfig::with_prefix(&self.prefix);
         tc.read_expansion_threshold = threshold;
-        Ok(Timeline::new(client, tc)?)
+        let tl = Timeline::new(client, tc)?;
+        tl.prepare_tables()
+            .await
+            .context("cannot prepare the tables")?;
+        Ok(tl)
     }
 }
 
@@ -190,13 +199,11 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     anyhow::ensure!(args.users >= 2, "--users must be at least 2");
     anyhow::ensure!(args.messages >= 1, "--messages must be at least 1");
     let started = Instant::now();
-    let tl = args.connect.timeline(32, args.read_expansion_threshold)?;
-    tl.prepare_tables()
-        .await
-        .context("cannot prepare the tables")?;
-    // A run id keeps repeated demos against one server apart.
-    let run = format!("{:x}", crate::timeline::now_ms());
-    let users: Vec<String> = (0..args.users).map(|u| format!("{run}-u{u}")).collect();
+    let tl = args
+        .connect
+        .prepared_timeline(32, args.read_expansion_threshold)
+        .await?;
+    let (run, users) = run_users(args.users);
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut conversations = Vec::new();
     for c in 0..args.chats {
@@ -469,6 +476,14 @@ impl ImBenchReport {
     }
 }
 
+/// A run id and `n` user ids under it; the run id keeps repeated runs against one server
+/// apart.
+fn run_users(n: usize) -> (String, Vec<String>) {
+    let run = format!("{:x}", crate::timeline::now_ms());
+    let users = (0..n).map(|u| format!("{run}-u{u}")).collect();
+    (run, users)
+}
+
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -510,12 +525,9 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
     );
     let tl = args
         .connect
-        .timeline(args.concurrency * 4, args.read_expansion_threshold)?;
-    tl.prepare_tables()
-        .await
-        .context("cannot prepare the tables")?;
-    let run = format!("{:x}", crate::timeline::now_ms());
-    let users: Vec<String> = (0..args.users).map(|u| format!("{run}-u{u}")).collect();
+        .prepared_timeline(args.concurrency * 4, args.read_expansion_threshold)
+        .await?;
+    let (run, users) = run_users(args.users);
     let groups_n = args.users.div_ceil(args.group_size);
     let mut groups = Vec::with_capacity(groups_n);
     for g in 0..groups_n {
