@@ -5,25 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use otsd::client::{Client, ClientConfig, Condition, RetryPolicy, RowWrite};
+use otsd::client::{Client, Condition, RowWrite};
 use otsd::error::ErrorCode;
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row};
 
 fn client(server: &common::TestServer) -> Client {
-    let mut config = ClientConfig::new(
-        server.endpoint(),
-        common::INSTANCE,
-        common::ACCESS_KEY_ID,
-        common::ACCESS_KEY_SECRET,
-    );
-    config.timeout = Duration::from_secs(20);
-    config.retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(5),
-        throttled_base_delay: Duration::from_millis(10),
-        ..RetryPolicy::default()
-    };
+    let mut config = server.client_config();
+    config.retry.throttled_base_delay = Duration::from_millis(10);
     Client::new(config).expect("client config")
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use otsd::client::{Client, ClientConfig, Condition, RetryPolicy};
+use otsd::client::{Client, Condition};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{Cell, ColumnValue};
 use otsd::timeline::meta::Claim;
@@ -14,19 +14,8 @@ use otsd::timeline::push::push_row;
 use otsd::timeline::{Checkpoint, Conversation, Message, Mode, Timeline, TimelineConfig};
 
 fn timeline(server: &common::TestServer, config: TimelineConfig) -> Timeline {
-    let mut cc = ClientConfig::new(
-        server.endpoint(),
-        common::INSTANCE,
-        common::ACCESS_KEY_ID,
-        common::ACCESS_KEY_SECRET,
-    );
-    cc.timeout = Duration::from_secs(20);
-    cc.retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(5),
-        ..RetryPolicy::default()
-    };
-    Timeline::new(Client::new(cc).expect("client"), config).expect("timeline")
+    let client = Client::new(server.client_config()).expect("client");
+    Timeline::new(client, config).expect("timeline")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

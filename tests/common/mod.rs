@@ -18,6 +18,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use otsd::client::{ClientConfig, RetryPolicy};
 use otsd::protocol::{pb, sign};
 use prost::Message;
 
@@ -118,6 +119,20 @@ impl TestServer {
     /// POSTs `body` to `/<api>` signed with V2 and the default keys.
     pub fn signed_request(&self, api: &str, body: &[u8]) -> RawResponse {
         self.send(&RawRequest::signed(api, body))
+    }
+
+    /// A Rust client configuration for this server: the test keys and instance, a 20 s
+    /// timeout (debug builds under load are slow) and up to 5 attempts with short backoff.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config =
+            ClientConfig::new(self.endpoint(), INSTANCE, ACCESS_KEY_ID, ACCESS_KEY_SECRET);
+        config.timeout = Duration::from_secs(20);
+        config.retry = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        };
+        config
     }
 }
 
