@@ -31,6 +31,21 @@ fn schema(name: &str, auto_increment: bool) -> TableSchema {
     }
 }
 
+/// A catalog in `dir` with table `i`/`t` of [`schema`] (no auto-increment).
+fn open_table(dir: &std::path::Path) -> (Catalog, std::sync::Arc<crate::table::Table>) {
+    let catalog = Catalog::open(dir).unwrap();
+    catalog
+        .create_table(
+            "i",
+            schema("t", false),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    let t = catalog.table("i", "t").unwrap();
+    (catalog, t)
+}
+
 fn key(uid: &str, seq: i64) -> Vec<(String, PkInput)> {
     vec![
         ("uid".into(), PkInput::Value(PkValue::String(uid.into()))),
@@ -118,16 +133,7 @@ fn tables_persist_across_reopen_and_drops_stay_dropped() {
 #[test]
 fn conditions_are_checked_against_the_row() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path()).unwrap();
-    catalog
-        .create_table(
-            "i",
-            schema("t", false),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
-    let t = catalog.table("i", "t").unwrap();
+    let (_catalog, t) = open_table(dir.path());
     let cells = || vec![put("a", Value::Boolean(true))];
     let e = t
         .put_row(
@@ -184,16 +190,7 @@ fn conditions_are_checked_against_the_row() {
 #[test]
 fn update_row_increments_deletes_and_leaves_missing_rows_absent() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path()).unwrap();
-    catalog
-        .create_table(
-            "i",
-            schema("t", false),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
-    let t = catalog.table("i", "t").unwrap();
+    let (_catalog, t) = open_table(dir.path());
     let inc = || {
         vec![ColumnChange::Increment {
             name: "n".into(),
@@ -327,16 +324,7 @@ fn auto_increment_values_grow_per_partition() {
 #[test]
 fn ranges_page_in_both_directions() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path()).unwrap();
-    catalog
-        .create_table(
-            "i",
-            schema("t", false),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
-    let t = catalog.table("i", "t").unwrap();
+    let (_catalog, t) = open_table(dir.path());
     for seq in 0..7 {
         t.put_row(
             key("r", seq),
@@ -399,20 +387,6 @@ fn ranges_page_in_both_directions() {
         .get_range(lo, hi, Direction::Forward, Some(0), &latest())
         .unwrap_err();
     assert_eq!(e.message, "The limit must be greater than 0.");
-}
-
-fn open_table(dir: &std::path::Path) -> (Catalog, std::sync::Arc<crate::table::Table>) {
-    let catalog = Catalog::open(dir).unwrap();
-    catalog
-        .create_table(
-            "i",
-            schema("t", false),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
-    let t = catalog.table("i", "t").unwrap();
-    (catalog, t)
 }
 
 fn value_of(row: Option<crate::table::row::RowData>) -> Option<Value> {
