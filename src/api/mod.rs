@@ -137,7 +137,11 @@ mod tests {
         self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
     };
 
-    fn create(catalog: &Catalog) {
+    /// A catalog in a temp dir with table `inst`/`t` (one STRING key `pk`), created through
+    /// the CreateTable handler.
+    fn open_with_table() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
         let req = pb::CreateTableRequest {
             table_meta: pb::TableMeta {
                 table_name: "t".into(),
@@ -150,7 +154,8 @@ mod tests {
             },
             ..Default::default()
         };
-        handle(catalog, Api::CreateTable, "inst", &req.encode_to_vec()).unwrap();
+        handle(&catalog, Api::CreateTable, "inst", &req.encode_to_vec()).unwrap();
+        (dir, catalog)
     }
 
     #[test]
@@ -218,9 +223,7 @@ mod tests {
 
     #[test]
     fn put_then_get_round_trips_through_protobuf_and_plainbuffer() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(dir.path()).unwrap();
-        create(&catalog);
+        let (_dir, catalog) = open_with_table();
         let pk = vec![PrimaryKeyColumn::new(
             "pk",
             PrimaryKeyValue::String("a".into()),
@@ -263,9 +266,7 @@ mod tests {
 
     #[test]
     fn compute_split_points_answers_one_split_with_the_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(dir.path()).unwrap();
-        create(&catalog);
+        let (_dir, catalog) = open_with_table();
         let req = pb::ComputeSplitPointsBySizeRequest {
             table_name: "t".into(),
             split_size: 1,
@@ -305,9 +306,7 @@ mod tests {
     #[test]
     fn hostile_numbers_and_shapes_never_panic() {
         use crate::protocol::plainbuffer::CellOp;
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(dir.path()).unwrap();
-        create(&catalog);
+        let (_dir, catalog) = open_with_table();
         let pk = vec![PrimaryKeyColumn::new(
             "pk",
             PrimaryKeyValue::String("a".into()),
