@@ -86,6 +86,11 @@ impl WriteBatch {
             version_ms,
         });
     }
+    /// A batch of `ops`, in order: what the builder methods above would make from the same
+    /// changes, without copying them again.
+    pub fn from_ops(ops: Vec<BatchOp>) -> WriteBatch {
+        WriteBatch { ops }
+    }
     /// Moves every change of `other` to the end of this batch (one atomic batch of both).
     pub fn append(&mut self, mut other: WriteBatch) {
         self.ops.append(&mut other.ops);

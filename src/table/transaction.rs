@@ -124,36 +124,13 @@ impl Transaction {
         let mut session = self.session()?;
         session.state.finished = true;
         let ops = std::mem::take(&mut session.state.ops);
-        Ok(batch_of(ops))
+        Ok(WriteBatch::from_ops(ops))
     }
 }
 
 /// The encoded partition key of a partition-key value (the key-prefix of its rows).
 pub fn partition_key(value: &PkValue) -> Vec<u8> {
     engine::key::encode_row_key(std::slice::from_ref(value))
-}
-
-fn batch_of(ops: Vec<BatchOp>) -> WriteBatch {
-    let mut batch = WriteBatch::new();
-    for op in ops {
-        match op {
-            BatchOp::Put {
-                row,
-                column,
-                version_ms,
-                value,
-            } => batch.put(&row, &column, version_ms, &value),
-            BatchOp::DeleteVersion {
-                row,
-                column,
-                version_ms,
-            } => batch.delete_version(&row, &column, version_ms),
-            BatchOp::DeleteColumn { row, column } => batch.delete_column(&row, &column),
-            BatchOp::DeleteRow { row } => batch.delete_row(&row),
-            BatchOp::PutRowMarker { row, version_ms } => batch.put_row_marker(&row, version_ms),
-        }
-    }
-    batch
 }
 
 fn op_bytes(op: &BatchOp) -> usize {
