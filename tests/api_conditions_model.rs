@@ -3,7 +3,9 @@
 //! existence expectations and column conditions, each answer and the row read back after it
 //! compared with a model: a failed check answers 403 OTSConditionCheckFail and changes
 //! nothing, an INCREMENT of a non-integer answers 400 and changes nothing, and
-//! RT_AFTER_MODIFY returns the counter's new value.
+//! RT_AFTER_MODIFY returns the counter's new value. BatchWriteRow applies its rows in request
+//! order, each answering on its own, and refuses every row of a key that another row of the
+//! request also writes when one of them is an INCREMENT.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +54,8 @@ enum Op {
     Put(i64, Vec<(usize, V)>, Cond),
     Update(i64, Vec<Change>, Cond, bool),
     Delete(i64, Cond),
+    /// One BatchWriteRow of single-row writes (never itself a `Batch`), in request order.
+    Batch(Vec<Op>),
 }
 
 /// A stored row: a PK-only marker (from a PutRow without columns) and its columns.
@@ -140,48 +144,87 @@ fn cell(name: usize, value: Option<ColumnValue>, op: Option<CellOp>) -> Cell {
     }
 }
 
+/// The PlainBuffer row of a single-row write.
+fn wire_row(op: &Op) -> Row {
+    match op {
+        Op::Put(k, cells, _) => Row {
+            primary_key: pk(*k),
+            cells: cells
+                .iter()
+                .map(|(c, v)| cell(*c, Some(wire_value(v)), None))
+                .collect(),
+            delete_marker: false,
+        },
+        Op::Update(k, changes, _, _) => Row {
+            primary_key: pk(*k),
+            cells: changes
+                .iter()
+                .map(|c| match c {
+                    Change::Put(col, v) => cell(*col, Some(wire_value(v)), None),
+                    Change::DeleteAll(col) => cell(*col, None, Some(CellOp::DeleteAllVersions)),
+                    Change::Increment(col, d) => cell(
+                        *col,
+                        Some(ColumnValue::Integer(*d)),
+                        Some(CellOp::Increment),
+                    ),
+                })
+                .collect(),
+            delete_marker: false,
+        },
+        Op::Delete(k, _) => Row {
+            primary_key: pk(*k),
+            cells: vec![],
+            delete_marker: true,
+        },
+        Op::Batch(_) => unreachable!("batches do not nest"),
+    }
+}
+
 fn encode(op: &Op) -> (Api, Vec<u8>) {
     match op {
-        Op::Put(k, cells, cond) => (
+        Op::Batch(rows) => (
+            Api::BatchWriteRow,
+            pb::BatchWriteRowRequest {
+                tables: vec![pb::TableInBatchWriteRowRequest {
+                    table_name: TABLE.into(),
+                    rows: rows
+                        .iter()
+                        .map(|row| {
+                            let (kind, cond) = match row {
+                                Op::Put(_, _, c) => (1, c),
+                                Op::Update(_, _, c, _) => (2, c),
+                                Op::Delete(_, c) => (3, c),
+                                Op::Batch(_) => unreachable!("batches do not nest"),
+                            };
+                            pb::RowInBatchWriteRowRequest {
+                                r#type: kind,
+                                row_change: encode_row(&wire_row(row)),
+                                condition: condition(cond),
+                                return_content: None,
+                            }
+                        })
+                        .collect(),
+                }],
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        ),
+        Op::Put(_, _, cond) => (
             Api::PutRow,
             pb::PutRowRequest {
                 table_name: TABLE.into(),
-                row: encode_row(&Row {
-                    primary_key: pk(*k),
-                    cells: cells
-                        .iter()
-                        .map(|(c, v)| cell(*c, Some(wire_value(v)), None))
-                        .collect(),
-                    delete_marker: false,
-                }),
+                row: encode_row(&wire_row(op)),
                 condition: condition(cond),
                 return_content: None,
                 transaction_id: None,
             }
             .encode_to_vec(),
         ),
-        Op::Update(k, changes, cond, after_modify) => (
+        Op::Update(_, _, cond, after_modify) => (
             Api::UpdateRow,
             pb::UpdateRowRequest {
                 table_name: TABLE.into(),
-                row_change: encode_row(&Row {
-                    primary_key: pk(*k),
-                    cells: changes
-                        .iter()
-                        .map(|c| match c {
-                            Change::Put(col, v) => cell(*col, Some(wire_value(v)), None),
-                            Change::DeleteAll(col) => {
-                                cell(*col, None, Some(CellOp::DeleteAllVersions))
-                            }
-                            Change::Increment(col, d) => cell(
-                                *col,
-                                Some(ColumnValue::Integer(*d)),
-                                Some(CellOp::Increment),
-                            ),
-                        })
-                        .collect(),
-                    delete_marker: false,
-                }),
+                row_change: encode_row(&wire_row(op)),
                 condition: condition(cond),
                 return_content: after_modify.then(|| pb::ReturnContent {
                     return_type: Some(2),
@@ -191,15 +234,11 @@ fn encode(op: &Op) -> (Api, Vec<u8>) {
             }
             .encode_to_vec(),
         ),
-        Op::Delete(k, cond) => (
+        Op::Delete(_, cond) => (
             Api::DeleteRow,
             pb::DeleteRowRequest {
                 table_name: TABLE.into(),
-                primary_key: encode_row(&Row {
-                    primary_key: pk(*k),
-                    cells: vec![],
-                    delete_marker: true,
-                }),
+                primary_key: encode_row(&wire_row(op)),
                 condition: condition(cond),
                 return_content: None,
                 transaction_id: None,
@@ -213,6 +252,7 @@ fn encode(op: &Op) -> (Api, Vec<u8>) {
 fn apply(rows: &BTreeMap<i64, ModelRow>, op: &Op) -> Result<Option<ModelRow>, ErrorCode> {
     let (k, cond) = match op {
         Op::Put(k, _, c) | Op::Update(k, _, c, _) | Op::Delete(k, c) => (*k, c),
+        Op::Batch(_) => unreachable!("batches are applied row by row"),
     };
     let current = rows.get(&k);
     if !holds(cond, current) {
@@ -245,8 +285,65 @@ fn apply(rows: &BTreeMap<i64, ModelRow>, op: &Op) -> Result<Option<ModelRow>, Er
             }
             Ok(Some(row))
         }
-        Op::Delete(..) => Ok(None),
+        Op::Delete(..) | Op::Batch(_) => Ok(None),
     }
+}
+
+fn key_of(op: &Op) -> i64 {
+    match op {
+        Op::Put(k, ..) | Op::Update(k, ..) | Op::Delete(k, _) => *k,
+        Op::Batch(_) => unreachable!("batches have no one key"),
+    }
+}
+
+fn is_counter(op: &Op) -> bool {
+    matches!(op, Op::Update(_, changes, _, _) if changes.iter().any(|c| matches!(c, Change::Increment(..))))
+}
+
+/// What each row of a batch must answer, applying the rows in order to `rows`.
+fn apply_batch(rows: &mut BTreeMap<i64, ModelRow>, batch: &[Op]) -> Vec<Result<(), ErrorCode>> {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let repeated_counter = batch.iter().enumerate().any(|(j, other)| {
+                j != i && key_of(other) == key_of(op) && (is_counter(op) || is_counter(other))
+            });
+            if repeated_counter {
+                return Err(ErrorCode::ParameterInvalid);
+            }
+            let row = apply(rows, op)?;
+            store(rows, key_of(op), row);
+            Ok(())
+        })
+        .collect()
+}
+
+fn store(rows: &mut BTreeMap<i64, ModelRow>, k: i64, row: Option<ModelRow>) {
+    match row {
+        Some(r) => rows.insert(k, r),
+        None => rows.remove(&k),
+    };
+}
+
+/// Checks a BatchWriteRow answer row by row.
+fn check_batch_answer(answer: Result<Vec<u8>, OtsError>, want: &[Result<(), ErrorCode>], op: &Op) {
+    let bytes = answer.unwrap_or_else(|e| panic!("{op:?} refused: {e:?}"));
+    let resp = pb::BatchWriteRowResponse::decode(bytes.as_slice()).expect("decode");
+    let got: Vec<Result<(), String>> = resp.tables[0]
+        .rows
+        .iter()
+        .map(|r| match (r.is_ok, &r.error) {
+            (true, _) => Ok(()),
+            (false, Some(e)) => Err(e.code.clone()),
+            (false, None) => Err("no error".into()),
+        })
+        .collect();
+    let want: Vec<Result<(), String>> = want
+        .iter()
+        .map(|w| w.map_err(|c| c.as_str().to_string()))
+        .collect();
+    assert_eq!(got, want, "{op:?}");
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
@@ -386,6 +483,13 @@ fn cond() -> impl Strategy<Value = Cond> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => single_op(),
+        1 => prop::collection::vec(single_op(), 1..6).prop_map(Op::Batch),
+    ]
+}
+
+fn single_op() -> impl Strategy<Value = Op> {
     let key = 0..KEYS;
     prop_oneof![
         3 => (key.clone(), put_cells(), cond()).prop_map(|(k, c, cond)| Op::Put(k, c, cond)),
@@ -429,19 +533,26 @@ proptest! {
         let catalog = catalog(dir.path());
         let mut rows: BTreeMap<i64, ModelRow> = BTreeMap::new();
         for op in &ops {
-            let want = apply(&rows, op);
             let (api, body) = encode(op);
-            check_answer(api::handle(&catalog, api, INSTANCE, &body), &want, op);
-            let k = match op {
-                Op::Put(k, ..) | Op::Update(k, ..) | Op::Delete(k, _) => *k,
+            let answer = api::handle(&catalog, api, INSTANCE, &body);
+            let keys: Vec<i64> = match op {
+                Op::Batch(batch) => {
+                    let want = apply_batch(&mut rows, batch);
+                    check_batch_answer(answer, &want, op);
+                    batch.iter().map(key_of).collect()
+                }
+                _ => {
+                    let want = apply(&rows, op);
+                    check_answer(answer, &want, op);
+                    if let Ok(row) = want {
+                        store(&mut rows, key_of(op), row);
+                    }
+                    vec![key_of(op)]
+                }
             };
-            if let Ok(row) = want {
-                match row {
-                    Some(r) => rows.insert(k, r),
-                    None => rows.remove(&k),
-                };
+            for k in keys {
+                prop_assert!(same(read(&catalog, k), rows.get(&k)), "row {} after {:?}: stored {:?}", k, op, read(&catalog, k));
             }
-            prop_assert!(same(read(&catalog, k), rows.get(&k)), "row {} after {:?}: stored {:?}", k, op, read(&catalog, k));
         }
     }
 }
