@@ -5,7 +5,7 @@
 //! nothing, an INCREMENT of a non-integer answers 400 and changes nothing, and
 //! RT_AFTER_MODIFY returns the counter's new value. BatchWriteRow applies its rows in request
 //! order, each answering on its own, and refuses every row of a key that another row of the
-//! request also writes when one of them is an INCREMENT.
+//! request also writes when one of them is an INCREMENT. Restarts in between change nothing.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +56,8 @@ enum Op {
     Delete(i64, Cond),
     /// One BatchWriteRow of single-row writes (never itself a `Batch`), in request order.
     Batch(Vec<Op>),
+    /// Closes the catalog and opens it again on the same directory (a server restart).
+    Reopen,
 }
 
 /// A stored row: a PK-only marker (from a PutRow without columns) and its columns.
@@ -176,12 +178,13 @@ fn wire_row(op: &Op) -> Row {
             cells: vec![],
             delete_marker: true,
         },
-        Op::Batch(_) => unreachable!("batches do not nest"),
+        Op::Batch(_) | Op::Reopen => unreachable!("not a single-row write"),
     }
 }
 
 fn encode(op: &Op) -> (Api, Vec<u8>) {
     match op {
+        Op::Reopen => unreachable!("a restart is no request"),
         Op::Batch(rows) => (
             Api::BatchWriteRow,
             pb::BatchWriteRowRequest {
@@ -194,7 +197,7 @@ fn encode(op: &Op) -> (Api, Vec<u8>) {
                                 Op::Put(_, _, c) => (1, c),
                                 Op::Update(_, _, c, _) => (2, c),
                                 Op::Delete(_, c) => (3, c),
-                                Op::Batch(_) => unreachable!("batches do not nest"),
+                                Op::Batch(_) | Op::Reopen => unreachable!("not a single-row write"),
                             };
                             pb::RowInBatchWriteRowRequest {
                                 r#type: kind,
@@ -252,7 +255,7 @@ fn encode(op: &Op) -> (Api, Vec<u8>) {
 fn apply(rows: &BTreeMap<i64, ModelRow>, op: &Op) -> Result<Option<ModelRow>, ErrorCode> {
     let (k, cond) = match op {
         Op::Put(k, _, c) | Op::Update(k, _, c, _) | Op::Delete(k, c) => (*k, c),
-        Op::Batch(_) => unreachable!("batches are applied row by row"),
+        Op::Batch(_) | Op::Reopen => unreachable!("not a single-row write"),
     };
     let current = rows.get(&k);
     if !holds(cond, current) {
@@ -285,14 +288,14 @@ fn apply(rows: &BTreeMap<i64, ModelRow>, op: &Op) -> Result<Option<ModelRow>, Er
             }
             Ok(Some(row))
         }
-        Op::Delete(..) | Op::Batch(_) => Ok(None),
+        Op::Delete(..) | Op::Batch(_) | Op::Reopen => Ok(None),
     }
 }
 
 fn key_of(op: &Op) -> i64 {
     match op {
         Op::Put(k, ..) | Op::Update(k, ..) | Op::Delete(k, _) => *k,
-        Op::Batch(_) => unreachable!("batches have no one key"),
+        Op::Batch(_) | Op::Reopen => unreachable!("not a single-row write"),
     }
 }
 
@@ -346,12 +349,16 @@ fn check_batch_answer(answer: Result<Vec<u8>, OtsError>, want: &[Result<(), Erro
     assert_eq!(got, want, "{op:?}");
 }
 
-fn catalog(dir: &std::path::Path) -> Catalog {
+fn open(dir: &std::path::Path) -> Catalog {
     let options = Options {
         sync: SyncPolicy::Never,
         ..Options::default()
     };
-    let catalog = Catalog::open_with(dir, options).expect("open catalog");
+    Catalog::open_with(dir, options).expect("open catalog")
+}
+
+fn catalog(dir: &std::path::Path) -> Catalog {
+    let catalog = open(dir);
     let body = pb::CreateTableRequest {
         table_meta: pb::TableMeta {
             table_name: TABLE.into(),
@@ -484,8 +491,9 @@ fn cond() -> impl Strategy<Value = Cond> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => single_op(),
-        1 => prop::collection::vec(single_op(), 1..6).prop_map(Op::Batch),
+        12 => single_op(),
+        2 => prop::collection::vec(single_op(), 1..6).prop_map(Op::Batch),
+        1 => Just(Op::Reopen),
     ]
 }
 
@@ -530,9 +538,18 @@ proptest! {
     #[test]
     fn conditional_writes_match_the_model(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let catalog = catalog(dir.path());
+        let mut catalog = catalog(dir.path());
         let mut rows: BTreeMap<i64, ModelRow> = BTreeMap::new();
         for op in &ops {
+            if let Op::Reopen = op {
+                catalog.close().expect("close");
+                drop(catalog);
+                catalog = open(dir.path());
+                for k in 0..KEYS {
+                    prop_assert!(same(read(&catalog, k), rows.get(&k)), "row {} after a restart", k);
+                }
+                continue;
+            }
             let (api, body) = encode(op);
             let answer = api::handle(&catalog, api, INSTANCE, &body);
             let keys: Vec<i64> = match op {

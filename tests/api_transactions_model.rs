@@ -2,7 +2,8 @@
 //! interleavings of StartLocalTransaction, writes and reads with and without transaction ids,
 //! Commit and Abort over two partitions, against a model of the rules — a transaction holds
 //! its partition exclusively, its writes are seen only by reads that carry its id until
-//! Commit applies them all at once, Abort discards them, and a finished id is refused.
+//! Commit applies them all at once, Abort discards them, and a finished id is refused. A
+//! restart ends every open transaction and keeps what was committed.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,9 @@ enum Op {
     Range(usize, Option<usize>),
     Commit(usize),
     Abort(usize),
+    /// Closes the catalog and opens it again: open transactions are lost with their buffers
+    /// (they live in memory, as an idle one would time out), committed data stays.
+    Reopen,
 }
 
 /// One transaction the test started: its id and partition, and whether it is still open.
@@ -79,12 +83,16 @@ fn pk(key: Key) -> Vec<PrimaryKeyColumn> {
     ]
 }
 
-fn catalog(dir: &std::path::Path) -> Catalog {
+fn open(dir: &std::path::Path) -> Catalog {
     let options = Options {
         sync: SyncPolicy::Never,
         ..Options::default()
     };
-    let catalog = Catalog::open_with(dir, options).expect("open catalog");
+    Catalog::open_with(dir, options).expect("open catalog")
+}
+
+fn catalog(dir: &std::path::Path) -> Catalog {
+    let catalog = open(dir);
     let schema = |name: &str, t: i32| pb::PrimaryKeySchema {
         name: name.into(),
         r#type: t,
@@ -261,6 +269,7 @@ fn step(catalog: &Catalog, model: &mut Model, op: &Op) {
                 (got, want) => panic!("{op:?}: got {got:?}, model says {want:?}"),
             }
         }
+        Op::Reopen => unreachable!("a restart is no request"),
         Op::Commit(i) | Op::Abort(i) => {
             let commit = matches!(op, Op::Commit(_));
             let id = id_of(model, Some(i)).unwrap_or_default();
@@ -374,6 +383,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (partition(), txn()).prop_map(|(p, t)| Op::Range(p, t)),
         2 => (0usize..4).prop_map(Op::Commit),
         1 => (0usize..4).prop_map(Op::Abort),
+        1 => Just(Op::Reopen),
     ]
 }
 
@@ -383,9 +393,19 @@ proptest! {
     #[test]
     fn transactions_match_the_model(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let catalog = catalog(dir.path());
+        let mut catalog = catalog(dir.path());
         let mut model = Model::default();
         for op in &ops {
+            if let Op::Reopen = op {
+                catalog.close().expect("close");
+                drop(catalog);
+                catalog = open(dir.path());
+                for t in &mut model.txns {
+                    t.open = false;
+                    t.writes.clear();
+                }
+                continue;
+            }
             step(&catalog, &mut model, op);
         }
     }
