@@ -5,7 +5,8 @@
 //! nothing, an INCREMENT of a non-integer answers 400 and changes nothing, and
 //! RT_AFTER_MODIFY returns the counter's new value. BatchWriteRow applies its rows in request
 //! order, each answering on its own, and refuses every row of a key that another row of the
-//! request also writes when one of them is an INCREMENT. Restarts in between change nothing.
+//! request also writes when one of them is an INCREMENT. Restarts in between change nothing,
+//! and BatchGetRow always answers what GetRow does.
 
 use std::collections::BTreeMap;
 
@@ -392,10 +393,38 @@ fn read(catalog: &Catalog, k: i64) -> Option<ModelRow> {
     .encode_to_vec();
     let bytes = api::handle(catalog, Api::GetRow, INSTANCE, &body).expect("GetRow");
     let resp = pb::GetRowResponse::decode(bytes.as_slice()).expect("decode");
-    if resp.row.is_empty() {
+    model_row(&resp.row)
+}
+
+/// The rows at every key, in key order, as one BatchGetRow returns them.
+fn batch_read(catalog: &Catalog) -> Vec<Option<ModelRow>> {
+    let body = pb::BatchGetRowRequest {
+        tables: vec![pb::TableInBatchGetRowRequest {
+            table_name: TABLE.into(),
+            primary_key: (0..KEYS).map(|k| encode_primary_key(&pk(k))).collect(),
+            max_versions: Some(1),
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let bytes = api::handle(catalog, Api::BatchGetRow, INSTANCE, &body).expect("BatchGetRow");
+    let resp = pb::BatchGetRowResponse::decode(bytes.as_slice()).expect("decode");
+    resp.tables[0]
+        .rows
+        .iter()
+        .map(|r| {
+            assert!(r.is_ok, "a BatchGetRow row failed: {:?}", r.error);
+            model_row(r.row.as_deref().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// A response row in model form (`None` for the empty row of a missing one).
+fn model_row(bytes: &[u8]) -> Option<ModelRow> {
+    if bytes.is_empty() {
         return None;
     }
-    let row = decode_row(&resp.row).expect("decode row");
+    let row = decode_row(bytes).expect("decode row");
     let columns: BTreeMap<usize, V> = row
         .cells
         .iter()
@@ -545,8 +574,8 @@ proptest! {
                 catalog.close().expect("close");
                 drop(catalog);
                 catalog = open(dir.path());
-                for k in 0..KEYS {
-                    prop_assert!(same(read(&catalog, k), rows.get(&k)), "row {} after a restart", k);
+                for (k, got) in (0..KEYS).zip(batch_read(&catalog)) {
+                    prop_assert!(same(got, rows.get(&k)), "row {} after a restart", k);
                 }
                 continue;
             }
@@ -570,6 +599,9 @@ proptest! {
             for k in keys {
                 prop_assert!(same(read(&catalog, k), rows.get(&k)), "row {} after {:?}: stored {:?}", k, op, read(&catalog, k));
             }
+            // BatchGetRow sees what GetRow sees, in request order.
+            let all: Vec<Option<ModelRow>> = (0..KEYS).map(|k| read(&catalog, k)).collect();
+            prop_assert_eq!(batch_read(&catalog), all, "BatchGetRow after {:?}", op);
         }
     }
 }
