@@ -4,13 +4,14 @@
 //! every earlier one of its partition (never reused, also across restarts), and each
 //! partition's GetRange returns exactly the rows written, under the keys handed out.
 
+mod api_common;
+
 use std::collections::BTreeMap;
 
 use otsd::api::{self, Api};
-use otsd::engine::{Options, SyncPolicy};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
-    decode_row, decode_rows, encode_primary_key, encode_row, Cell, ColumnValue, PrimaryKeyColumn,
+    decode_row, encode_primary_key, encode_row, Cell, ColumnValue, PrimaryKeyColumn,
     PrimaryKeyValue, Row,
 };
 use otsd::table::catalog::Catalog;
@@ -30,42 +31,15 @@ enum Op {
     Reopen,
 }
 
-fn open(dir: &std::path::Path) -> Catalog {
-    let options = Options {
-        sync: SyncPolicy::Never,
-        ..Options::default()
-    };
-    Catalog::open_with(dir, options).expect("open catalog")
-}
-
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = open(dir);
-    let body = pb::CreateTableRequest {
-        table_meta: pb::TableMeta {
-            table_name: TABLE.into(),
-            primary_key: vec![
-                pb::PrimaryKeySchema {
-                    name: "part".into(),
-                    r#type: 2,
-                    option: None,
-                },
-                pb::PrimaryKeySchema {
-                    name: "seq".into(),
-                    r#type: 1,
-                    option: Some(1),
-                },
-            ],
-            ..Default::default()
-        },
-        table_options: Some(pb::TableOptions {
-            time_to_live: Some(-1),
-            max_versions: Some(1),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    api::handle(&catalog, Api::CreateTable, INSTANCE, &body).expect("create table");
+    let catalog = api_common::open_catalog(dir);
+    api_common::create_table(
+        &catalog,
+        INSTANCE,
+        TABLE,
+        &[("part", 2, None), ("seq", 1, Some(1))],
+        1,
+    );
     catalog
 }
 
@@ -179,11 +153,7 @@ fn partition_rows(catalog: &Catalog, partition: usize) -> Vec<(i64, i64)> {
         resp.next_start_primary_key.is_none(),
         "a small partition took one page"
     );
-    if resp.rows.is_empty() {
-        return vec![];
-    }
-    decode_rows(&resp.rows)
-        .expect("decode rows")
+    api_common::range_rows(&resp)
         .iter()
         .map(|r| {
             let seq = match r.primary_key[1].value {
@@ -222,7 +192,7 @@ proptest! {
                 Op::Reopen => {
                     catalog.close().expect("close");
                     drop(catalog);
-                    catalog = open(dir.path());
+                    catalog = api_common::open_catalog(dir.path());
                     continue;
                 }
                 Op::Put(p, v) => (vec![(*p, *v)], true),

@@ -8,10 +8,11 @@
 //! request also writes when one of them is an INCREMENT. Restarts in between change nothing,
 //! and BatchGetRow always answers what GetRow does.
 
+mod api_common;
+
 use std::collections::BTreeMap;
 
 use otsd::api::{self, Api};
-use otsd::engine::{Options, SyncPolicy};
 use otsd::error::{ErrorCode, OtsError};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
@@ -350,35 +351,9 @@ fn check_batch_answer(answer: Result<Vec<u8>, OtsError>, want: &[Result<(), Erro
     assert_eq!(got, want, "{op:?}");
 }
 
-fn open(dir: &std::path::Path) -> Catalog {
-    let options = Options {
-        sync: SyncPolicy::Never,
-        ..Options::default()
-    };
-    Catalog::open_with(dir, options).expect("open catalog")
-}
-
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = open(dir);
-    let body = pb::CreateTableRequest {
-        table_meta: pb::TableMeta {
-            table_name: TABLE.into(),
-            primary_key: vec![pb::PrimaryKeySchema {
-                name: "k".into(),
-                r#type: 1,
-                option: None,
-            }],
-            ..Default::default()
-        },
-        table_options: Some(pb::TableOptions {
-            time_to_live: Some(-1),
-            max_versions: Some(1),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    api::handle(&catalog, Api::CreateTable, INSTANCE, &body).expect("create table");
+    let catalog = api_common::open_catalog(dir);
+    api_common::create_table(&catalog, INSTANCE, TABLE, &[("k", 1, None)], 1);
     catalog
 }
 
@@ -573,7 +548,7 @@ proptest! {
             if let Op::Reopen = op {
                 catalog.close().expect("close");
                 drop(catalog);
-                catalog = open(dir.path());
+                catalog = api_common::open_catalog(dir.path());
                 for (k, got) in (0..KEYS).zip(batch_read(&catalog)) {
                     prop_assert!(same(got, rows.get(&k)), "row {} after a restart", k);
                 }

@@ -9,14 +9,15 @@
 //! Reads ask for every version the table keeps (`max_versions` 3, no time range), so "any
 //! version" means the same whether it counts versions read or versions stored.
 
+mod api_common;
+
 use std::collections::BTreeMap;
 
 use otsd::api::{self, Api};
-use otsd::engine::{Options, SyncPolicy};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
-    decode_row, decode_rows, encode_primary_key, encode_row, encode_value, Cell, ColumnValue,
-    PrimaryKeyColumn, PrimaryKeyValue, Row,
+    decode_row, encode_primary_key, encode_row, encode_value, Cell, ColumnValue, PrimaryKeyColumn,
+    PrimaryKeyValue, Row,
 };
 use otsd::table::catalog::Catalog;
 use proptest::prelude::*;
@@ -148,30 +149,14 @@ fn pk(k: i64) -> Vec<PrimaryKeyColumn> {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let options = Options {
-        sync: SyncPolicy::Never,
-        ..Options::default()
-    };
-    let catalog = Catalog::open_with(dir, options).expect("open catalog");
-    let body = pb::CreateTableRequest {
-        table_meta: pb::TableMeta {
-            table_name: TABLE.into(),
-            primary_key: vec![pb::PrimaryKeySchema {
-                name: "k".into(),
-                r#type: 1,
-                option: None,
-            }],
-            ..Default::default()
-        },
-        table_options: Some(pb::TableOptions {
-            time_to_live: Some(-1),
-            max_versions: Some(VERSIONS as i32),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    api::handle(&catalog, Api::CreateTable, INSTANCE, &body).expect("create table");
+    let catalog = api_common::open_catalog(dir);
+    api_common::create_table(
+        &catalog,
+        INSTANCE,
+        TABLE,
+        &[("k", 1, None)],
+        VERSIONS as i32,
+    );
     catalog
 }
 
@@ -314,11 +299,7 @@ proptest! {
             .encode_to_vec();
             let bytes = api::handle(&catalog, Api::GetRange, INSTANCE, &body).expect("GetRange");
             let resp = pb::GetRangeResponse::decode(bytes.as_slice()).expect("decode");
-            let got: Vec<(i64, StoredRow)> = if resp.rows.is_empty() {
-                vec![]
-            } else {
-                decode_rows(&resp.rows).expect("rows").iter().map(model_row).collect()
-            };
+            let got: Vec<(i64, StoredRow)> = api_common::range_rows(&resp).iter().map(model_row).collect();
             prop_assert_eq!(&got, &want, "GetRange with {:?} and columns {:?}", f, columns);
             for k in 0..ROWS {
                 let body = pb::GetRowRequest {

@@ -5,15 +5,16 @@
 //! SEMANTICS.md §7 and §11 selects, in scan order, each page within its limit; bounds in the
 //! wrong order must be refused with the documented error.
 
+mod api_common;
+
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use otsd::api::{self, Api};
-use otsd::engine::{Options, SyncPolicy};
 use otsd::error::ErrorCode;
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
-    decode_rows, encode_primary_key, encode_row, encode_value, Cell, ColumnValue, PrimaryKeyColumn,
+    encode_primary_key, encode_row, encode_value, Cell, ColumnValue, PrimaryKeyColumn,
     PrimaryKeyValue, Row,
 };
 use otsd::table::catalog::Catalog;
@@ -157,37 +158,14 @@ fn filter_wire(f: Option<(i32, i64, bool)>) -> Option<Vec<u8>> {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let options = Options {
-        sync: SyncPolicy::Never,
-        ..Options::default()
-    };
-    let catalog = Catalog::open_with(dir, options).expect("open catalog");
-    let body = pb::CreateTableRequest {
-        table_meta: pb::TableMeta {
-            table_name: TABLE.into(),
-            primary_key: vec![
-                pb::PrimaryKeySchema {
-                    name: "a".into(),
-                    r#type: 2,
-                    option: None,
-                },
-                pb::PrimaryKeySchema {
-                    name: "b".into(),
-                    r#type: 1,
-                    option: None,
-                },
-            ],
-            ..Default::default()
-        },
-        table_options: Some(pb::TableOptions {
-            time_to_live: Some(-1),
-            max_versions: Some(1),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    api::handle(&catalog, Api::CreateTable, INSTANCE, &body).expect("create table");
+    let catalog = api_common::open_catalog(dir);
+    api_common::create_table(
+        &catalog,
+        INSTANCE,
+        TABLE,
+        &[("a", 2, None), ("b", 1, None)],
+        1,
+    );
     catalog
 }
 
@@ -264,11 +242,7 @@ fn read_all(catalog: &Catalog, q: &Query) -> Result<Vec<Got>, otsd::error::OtsEr
         .encode_to_vec();
         let bytes = api::handle(catalog, Api::GetRange, INSTANCE, &body)?;
         let resp = pb::GetRangeResponse::decode(bytes.as_slice()).expect("decode response");
-        let rows = if resp.rows.is_empty() {
-            Vec::new()
-        } else {
-            decode_rows(&resp.rows).expect("decode rows")
-        };
+        let rows = api_common::range_rows(&resp);
         if let Some(limit) = q.limit {
             assert!(
                 rows.len() <= limit as usize,

@@ -5,10 +5,11 @@
 //! Commit applies them all at once, Abort discards them, and a finished id is refused. A
 //! restart ends every open transaction and keeps what was committed.
 
+mod api_common;
+
 use std::collections::BTreeMap;
 
 use otsd::api::{self, Api};
-use otsd::engine::{Options, SyncPolicy};
 use otsd::error::{ErrorCode, OtsError};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
@@ -83,36 +84,15 @@ fn pk(key: Key) -> Vec<PrimaryKeyColumn> {
     ]
 }
 
-fn open(dir: &std::path::Path) -> Catalog {
-    let options = Options {
-        sync: SyncPolicy::Never,
-        ..Options::default()
-    };
-    Catalog::open_with(dir, options).expect("open catalog")
-}
-
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = open(dir);
-    let schema = |name: &str, t: i32| pb::PrimaryKeySchema {
-        name: name.into(),
-        r#type: t,
-        option: None,
-    };
-    let body = pb::CreateTableRequest {
-        table_meta: pb::TableMeta {
-            table_name: TABLE.into(),
-            primary_key: vec![schema("p", 2), schema("s", 1)],
-            ..Default::default()
-        },
-        table_options: Some(pb::TableOptions {
-            time_to_live: Some(-1),
-            max_versions: Some(1),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    api::handle(&catalog, Api::CreateTable, INSTANCE, &body).expect("create table");
+    let catalog = api_common::open_catalog(dir);
+    api_common::create_table(
+        &catalog,
+        INSTANCE,
+        TABLE,
+        &[("p", 2, None), ("s", 1, None)],
+        1,
+    );
     catalog
 }
 
@@ -247,11 +227,7 @@ fn step(catalog: &Catalog, model: &mut Model, op: &Op) {
             ) {
                 (Ok(bytes), Ok(())) => {
                     let resp = pb::GetRangeResponse::decode(bytes.as_slice()).expect("decode");
-                    let rows = if resp.rows.is_empty() {
-                        vec![]
-                    } else {
-                        otsd::protocol::plainbuffer::decode_rows(&resp.rows).expect("rows")
-                    };
+                    let rows = api_common::range_rows(&resp);
                     let got: Vec<(i64, i64)> = rows
                         .iter()
                         .map(|r| match r.primary_key[1].value {
@@ -399,7 +375,7 @@ proptest! {
             if let Op::Reopen = op {
                 catalog.close().expect("close");
                 drop(catalog);
-                catalog = open(dir.path());
+                catalog = api_common::open_catalog(dir.path());
                 for t in &mut model.txns {
                     t.open = false;
                     t.writes.clear();

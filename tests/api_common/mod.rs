@@ -1,0 +1,67 @@
+//! Shared helpers of the in-process API tests (`api_*_model`, `api_range_paging`): a catalog
+//! on a temporary directory, table creation, and the GetRange rows of an answer, so each test
+//! holds only its own model.
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::path::Path;
+
+use otsd::api::{self, Api};
+use otsd::engine::{Options, SyncPolicy};
+use otsd::protocol::pb;
+use otsd::protocol::plainbuffer::{decode_rows, Row};
+use otsd::table::catalog::Catalog;
+use prost::Message;
+
+/// Opens (or reopens, after `close`) the catalog in `dir`. No fsync: these tests restart
+/// gracefully, and crash safety has tests of its own.
+pub fn open_catalog(dir: &Path) -> Catalog {
+    let options = Options {
+        sync: SyncPolicy::Never,
+        ..Options::default()
+    };
+    Catalog::open_with(dir, options).expect("open catalog")
+}
+
+/// Creates `table` in `instance` with primary-key columns (name, type, option) — types as
+/// on the wire (1 INTEGER, 2 STRING, 3 BINARY), option 1 for AUTO_INCREMENT — no TTL and
+/// `max_versions`.
+pub fn create_table(
+    catalog: &Catalog,
+    instance: &str,
+    table: &str,
+    primary_key: &[(&str, i32, Option<i32>)],
+    max_versions: i32,
+) {
+    let body = pb::CreateTableRequest {
+        table_meta: pb::TableMeta {
+            table_name: table.into(),
+            primary_key: primary_key
+                .iter()
+                .map(|&(name, r#type, option)| pb::PrimaryKeySchema {
+                    name: name.into(),
+                    r#type,
+                    option,
+                })
+                .collect(),
+            ..Default::default()
+        },
+        table_options: Some(pb::TableOptions {
+            time_to_live: Some(-1),
+            max_versions: Some(max_versions),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    api::handle(catalog, Api::CreateTable, instance, &body).expect("create table");
+}
+
+/// The rows of a GetRange answer (none when its `rows` are empty).
+pub fn range_rows(resp: &pb::GetRangeResponse) -> Vec<Row> {
+    if resp.rows.is_empty() {
+        Vec::new()
+    } else {
+        decode_rows(&resp.rows).expect("decode rows")
+    }
+}
