@@ -75,17 +75,6 @@ impl ModelRow {
     }
 }
 
-fn compare(comparator: i32, stored: i64, given: i64) -> bool {
-    match comparator {
-        1 => stored == given,
-        2 => stored != given,
-        3 => stored > given,
-        4 => stored >= given,
-        5 => stored < given,
-        _ => stored <= given,
-    }
-}
-
 /// Whether `cond` holds for the stored row (`None`: absent).
 fn holds(cond: &Cond, row: Option<&ModelRow>) -> bool {
     let exists = row.is_some_and(ModelRow::exists);
@@ -99,7 +88,7 @@ fn holds(cond: &Cond, row: Option<&ModelRow>) -> bool {
         Some((comparator, given, pass_if_missing)) => {
             match row.filter(|r| r.exists()).and_then(|r| r.columns.get(&0)) {
                 None => pass_if_missing,
-                Some(V::Int(n)) => compare(comparator, *n, given),
+                Some(V::Int(n)) => api_common::accepts(comparator, n.cmp(&given)),
                 Some(V::Str(_)) => false,
             }
         }

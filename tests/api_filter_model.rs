@@ -57,7 +57,6 @@ fn ordering(a: &V, b: &V) -> Option<std::cmp::Ordering> {
 
 /// The rules of SEMANTICS.md §6 for one row.
 fn passes(f: &F, row: &StoredRow) -> bool {
-    use std::cmp::Ordering::*;
     match f {
         F::Single(col, cmp, value, pass_if_missing, latest_only) => {
             let versions = match row.get(col) {
@@ -74,17 +73,9 @@ fn passes(f: &F, row: &StoredRow) -> bool {
             } else {
                 &versions[..]
             };
-            candidates.iter().any(|v| match ordering(v, value) {
-                None => false,
-                Some(o) => match cmp {
-                    1 => o == Equal,
-                    2 => o != Equal,
-                    3 => o == Greater,
-                    4 => o != Less,
-                    5 => o == Less,
-                    _ => o != Greater,
-                },
-            })
+            candidates
+                .iter()
+                .any(|v| ordering(v, value).is_some_and(|o| api_common::accepts(*cmp, o)))
         }
         F::Not(sub) => !passes(sub, row),
         F::And(subs) => subs.iter().all(|s| passes(s, row)),

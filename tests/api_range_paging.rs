@@ -62,17 +62,6 @@ fn key_bound(k: &Key) -> (B<String>, B<i64>) {
     (B::Val(k.0.clone()), B::Val(k.1))
 }
 
-fn compare(comparator: i32, stored: i64, given: i64) -> bool {
-    match comparator {
-        1 => stored == given,
-        2 => stored != given,
-        3 => stored > given,
-        4 => stored >= given,
-        5 => stored < given,
-        _ => stored <= given,
-    }
-}
-
 /// The rows the whole range returns, in scan order (SEMANTICS.md §7, §11).
 fn expected(rows: &BTreeMap<Key, Attrs>, q: &Query) -> Vec<Got> {
     let in_range = |k: &Key| {
@@ -85,7 +74,7 @@ fn expected(rows: &BTreeMap<Key, Attrs>, q: &Query) -> Vec<Got> {
     let passes = |a: &Attrs| match (q.filter, a.v) {
         (None, _) => true,
         (Some((_, _, if_missing)), None) => !if_missing,
-        (Some((cmp, given, _)), Some(v)) => compare(cmp, v, given),
+        (Some((cmp, given, _)), Some(v)) => api_common::accepts(cmp, v.cmp(&given)),
     };
     let wanted = |name: &str| q.columns.is_empty() || q.columns.iter().any(|c| c == name);
     let mut out: Vec<Got> = rows

@@ -65,3 +65,19 @@ pub fn range_rows(resp: &pb::GetRangeResponse) -> Vec<Row> {
         decode_rows(&resp.rows).expect("decode rows")
     }
 }
+
+/// Whether the wire comparator `comparator` (1 EQUAL, 2 NOT_EQUAL, 3 GREATER_THAN,
+/// 4 GREATER_EQUAL, 5 LESS_THAN, 6 LESS_EQUAL) holds for a stored value that compares to the
+/// given one as `ord` — the models' reading of SEMANTICS.md §6.
+pub fn accepts(comparator: i32, ord: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match comparator {
+        1 => ord == Equal,
+        2 => ord != Equal,
+        3 => ord == Greater,
+        4 => ord != Less,
+        5 => ord == Less,
+        6 => ord != Greater,
+        other => panic!("not a value comparator: {other}"),
+    }
+}
