@@ -190,9 +190,7 @@ proptest! {
         for op in &ops {
             let (rows, single) = match op {
                 Op::Reopen => {
-                    catalog.close().expect("close");
-                    drop(catalog);
-                    catalog = api_common::open_catalog(dir.path());
+                    catalog = api_common::restart(catalog, dir.path());
                     continue;
                 }
                 Op::Put(p, v) => (vec![(*p, *v)], true),

@@ -535,9 +535,7 @@ proptest! {
         let mut rows: BTreeMap<i64, ModelRow> = BTreeMap::new();
         for op in &ops {
             if let Op::Reopen = op {
-                catalog.close().expect("close");
-                drop(catalog);
-                catalog = api_common::open_catalog(dir.path());
+                catalog = api_common::restart(catalog, dir.path());
                 for (k, got) in (0..KEYS).zip(batch_read(&catalog)) {
                     prop_assert!(same(got, rows.get(&k)), "row {} after a restart", k);
                 }

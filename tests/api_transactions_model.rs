@@ -373,9 +373,7 @@ proptest! {
         let mut model = Model::default();
         for op in &ops {
             if let Op::Reopen = op {
-                catalog.close().expect("close");
-                drop(catalog);
-                catalog = api_common::open_catalog(dir.path());
+                catalog = api_common::restart(catalog, dir.path());
                 for t in &mut model.txns {
                     t.open = false;
                     t.writes.clear();

@@ -23,6 +23,14 @@ pub fn open_catalog(dir: &Path) -> Catalog {
     Catalog::open_with(dir, options).expect("open catalog")
 }
 
+/// Restarts the server's storage: closes `catalog` (flushing it, as a graceful stop does)
+/// and opens `dir` again.
+pub fn restart(catalog: Catalog, dir: &Path) -> Catalog {
+    catalog.close().expect("close catalog");
+    drop(catalog);
+    open_catalog(dir)
+}
+
 /// Creates `table` in `instance` with primary-key columns (name, type, option) — types as
 /// on the wire (1 INTEGER, 2 STRING, 3 BINARY), option 1 for AUTO_INCREMENT — no TTL and
 /// `max_versions`.
