@@ -1,12 +1,13 @@
 //! Model test: random writes, flushes, compactions and reopens against a `BTreeMap` model;
 //! every step compares `get_row` of every row and full forward and backward scans.
 
+mod engine_common;
+
 use std::collections::BTreeMap;
 
-use otsd::engine::key::{encode_row_key, PkValue};
+use engine_common::{col_name, engine_view, rk, RowView};
 use otsd::engine::{
-    DataOptions, Direction, Engine, Options, ReadOptions, Row, SyncPolicy, WriteBatch,
-    WriteBufferBudget,
+    DataOptions, Direction, Engine, Options, ReadOptions, SyncPolicy, WriteBatch, WriteBufferBudget,
 };
 use proptest::prelude::*;
 
@@ -44,9 +45,6 @@ enum Step {
     Compact,
     Reopen,
 }
-
-/// What a read returns of a row: (column, [(version, value)] newest first).
-type RowView = Vec<(u8, Vec<(i64, u8)>)>;
 
 /// row -> (has marker, column -> version -> value)
 type ModelRow = (bool, BTreeMap<u8, BTreeMap<i64, u8>>);
@@ -108,26 +106,6 @@ impl Model {
             .collect();
         (*marker || !out.is_empty()).then_some(out)
     }
-}
-
-fn rk(row: i64) -> Vec<u8> {
-    encode_row_key(&[PkValue::Integer(row)])
-}
-
-fn col_name(c: u8) -> Vec<u8> {
-    vec![b'c', b'0' + c]
-}
-
-fn engine_view(r: &Row) -> RowView {
-    r.columns
-        .iter()
-        .map(|c| {
-            (
-                c.name[1] - b'0',
-                c.cells.iter().map(|x| (x.version_ms, x.value[0])).collect(),
-            )
-        })
-        .collect()
 }
 
 fn change(allow_delete_version: bool) -> impl Strategy<Value = Change> {

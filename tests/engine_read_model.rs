@@ -9,13 +9,15 @@
 //! deleted (an older one would move up) and `max_versions` only shrinks; TTL only shrinks and
 //! the clock only moves forward.
 
+mod engine_common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use otsd::engine::key::{encode_row_key, PkValue};
+use engine_common::{col_name, engine_view, rk, RowView};
 use otsd::engine::{
-    DataOptions, Direction, Engine, Options, ReadOptions, Row, RowIter, SyncPolicy, WriteBatch,
+    DataOptions, Direction, Engine, Options, ReadOptions, RowIter, SyncPolicy, WriteBatch,
 };
 use proptest::prelude::*;
 
@@ -76,9 +78,6 @@ enum Step {
     OpenScan(Read),
     DrainScan,
 }
-
-/// What a read returns of a row: (column, [(version, value)] newest first).
-type RowView = Vec<(u8, Vec<(i64, u8)>)>;
 
 #[derive(Debug, Clone, Default)]
 struct ModelRow {
@@ -182,14 +181,6 @@ fn wants(read: &Read, col: u8) -> bool {
         && read.end_column.is_none_or(|e| col < e)
 }
 
-fn rk(row: i64) -> Vec<u8> {
-    encode_row_key(&[PkValue::Integer(row)])
-}
-
-fn col_name(c: u8) -> Vec<u8> {
-    vec![b'c', b'0' + c]
-}
-
 fn engine_read(read: &Read) -> ReadOptions {
     ReadOptions {
         max_versions: read.max_versions,
@@ -202,18 +193,6 @@ fn engine_read(read: &Read) -> ReadOptions {
         end_column: read.end_column.map(col_name),
         snapshot: None,
     }
-}
-
-fn engine_view(r: &Row) -> RowView {
-    r.columns
-        .iter()
-        .map(|c| {
-            (
-                c.name[1] - b'0',
-                c.cells.iter().map(|x| (x.version_ms, x.value[0])).collect(),
-            )
-        })
-        .collect()
 }
 
 fn collect(iter: RowIter) -> Vec<RowView> {
