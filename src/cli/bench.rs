@@ -80,6 +80,10 @@ pub struct BenchArgs {
     /// Rows per BatchWriteRow (at most 200) and the GetRange limit.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
+    /// GetRange reads backward (toward smaller keys) from the random key, as history paging
+    /// does, instead of forward.
+    #[arg(long)]
+    pub backward: bool,
     /// Write every key of `--rows` before measuring (automatic for get/range on a table this
     /// run created).
     #[arg(long)]
@@ -322,6 +326,7 @@ struct Workload {
     table: String,
     rows: u64,
     batch_size: usize,
+    backward: bool,
     value: Vec<u8>,
 }
 
@@ -334,6 +339,7 @@ impl Workload {
             table: args.table.clone(),
             rows: args.rows,
             batch_size: args.batch_size,
+            backward: args.backward,
             value,
         }
     }
@@ -371,16 +377,15 @@ impl Workload {
                 Ok(u64::from(found.is_some()))
             }
             BenchOp::Range => {
-                let end = vec![PrimaryKeyColumn::new(PK_COLUMN, PrimaryKeyValue::InfMax)];
+                let (end, direction) = if self.backward {
+                    (PrimaryKeyValue::InfMin, pb::Direction::Backward)
+                } else {
+                    (PrimaryKeyValue::InfMax, pb::Direction::Forward)
+                };
+                let end = vec![PrimaryKeyColumn::new(PK_COLUMN, end)];
                 let limit = i32::try_from(self.batch_size).unwrap_or(i32::MAX);
                 let page = client
-                    .range(
-                        &self.table,
-                        &key_of(key),
-                        &end,
-                        pb::Direction::Forward,
-                        Some(limit),
-                    )
+                    .range(&self.table, &key_of(key), &end, direction, Some(limit))
                     .await?;
                 Ok(page.rows.len() as u64)
             }
