@@ -21,7 +21,8 @@ fn pk_type(raw: i32) -> OtsResult<PkType> {
     }
 }
 
-fn defined_type(raw: i32) -> OtsResult<DefinedColumnType> {
+/// The table-layer type of a wire defined-column type.
+pub(crate) fn defined_type(raw: i32) -> OtsResult<DefinedColumnType> {
     Ok(match pb::DefinedColumnType::try_from(raw) {
         Ok(pb::DefinedColumnType::DctInteger) => DefinedColumnType::Integer,
         Ok(pb::DefinedColumnType::DctDouble) => DefinedColumnType::Double,

@@ -6,6 +6,7 @@ mod batch_write_row;
 mod compute_split_points;
 pub mod convert;
 mod create_table;
+mod defined_column;
 mod delete_table;
 mod describe_table;
 mod get_range;
@@ -27,6 +28,8 @@ pub enum Api {
     UpdateTable,
     DeleteTable,
     ComputeSplitPointsBySize,
+    AddDefinedColumn,
+    DeleteDefinedColumn,
     PutRow,
     GetRow,
     UpdateRow,
@@ -49,6 +52,8 @@ impl Api {
             "UpdateTable" => Api::UpdateTable,
             "DeleteTable" => Api::DeleteTable,
             "ComputeSplitPointsBySize" => Api::ComputeSplitPointsBySize,
+            "AddDefinedColumn" => Api::AddDefinedColumn,
+            "DeleteDefinedColumn" => Api::DeleteDefinedColumn,
             "PutRow" => Api::PutRow,
             "GetRow" => Api::GetRow,
             "UpdateRow" => Api::UpdateRow,
@@ -87,6 +92,8 @@ impl Api {
             Api::UpdateTable => "UpdateTable",
             Api::DeleteTable => "DeleteTable",
             Api::ComputeSplitPointsBySize => "ComputeSplitPointsBySize",
+            Api::AddDefinedColumn => "AddDefinedColumn",
+            Api::DeleteDefinedColumn => "DeleteDefinedColumn",
             Api::PutRow => "PutRow",
             Api::GetRow => "GetRow",
             Api::UpdateRow => "UpdateRow",
@@ -114,6 +121,8 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
         Api::ComputeSplitPointsBySize => {
             compute_split_points::compute_split_points(catalog, instance, body)
         }
+        Api::AddDefinedColumn => defined_column::add_defined_column(catalog, instance, body),
+        Api::DeleteDefinedColumn => defined_column::delete_defined_column(catalog, instance, body),
         Api::PutRow | Api::UpdateRow | Api::DeleteRow => {
             single_row::SingleRowWrite::decode(api, body)?.run(catalog, instance)
         }

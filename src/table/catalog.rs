@@ -23,8 +23,8 @@ use crate::error::{ErrorCode, OtsError, OtsResult};
 use crate::table::limits;
 use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::schema::{
-    validate_reserved, validate_table_name, CapacityUnits, TableOptions, TableOptionsPatch,
-    TableSchema,
+    validate_reserved, validate_table_name, CapacityUnits, DefinedColumnSchema, TableOptions,
+    TableOptionsPatch, TableSchema,
 };
 use crate::table::transaction::{self, Transaction};
 use crate::table::Table;
@@ -402,6 +402,25 @@ impl Catalog {
                 meta.reserved = cu;
             }
             Ok(())
+        })
+    }
+
+    /// AddDefinedColumn / DeleteDefinedColumn: applies `change` to the table's defined
+    /// columns and keeps the result if the schema is still valid. Stored rows are not
+    /// touched: a defined column only declares a name and type (for indexes).
+    ///
+    /// Errors: 404 when missing; 400 from `change` or for a schema `TableSchema::validate`
+    /// refuses (a repeated name, a primary-key name, more than 32 columns).
+    pub fn change_defined_columns(
+        &self,
+        instance: &str,
+        name: &str,
+        change: impl FnOnce(&mut Vec<DefinedColumnSchema>) -> OtsResult<()>,
+    ) -> OtsResult<TableMeta> {
+        let table = self.table(instance, name)?;
+        table.update_meta(|meta| {
+            change(&mut meta.schema.defined_columns)?;
+            meta.schema.validate()
         })
     }
 

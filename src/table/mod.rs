@@ -93,7 +93,9 @@ impl Table {
         &self.dir
     }
 
-    /// Name, primary key and defined columns (never change after creation).
+    /// Name and primary key (fixed at creation), used by every row operation. Its defined
+    /// columns are those of the creation: AddDefinedColumn and DeleteDefinedColumn change the
+    /// meta's copy (`meta().schema`), which DescribeTable reports.
     pub fn schema(&self) -> &TableSchema {
         &self.schema
     }

@@ -11,6 +11,7 @@ use aliyun_tablestore_rs::data::{
     PutRowRequest, RowInBatchWriteRowRequest, TableInBatchGetRowRequest,
     TableInBatchWriteRowRequest, UpdateRowRequest,
 };
+use aliyun_tablestore_rs::defined_column::{AddDefinedColumnRequest, DeleteDefinedColumnRequest};
 use aliyun_tablestore_rs::error::OtsError;
 use aliyun_tablestore_rs::model::{
     Column, ColumnValue, CompositeColumnValueFilter, Filter, PrimaryKey, PrimaryKeyValue, Row,
@@ -145,6 +146,33 @@ fn tables(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_
             options.time_to_live == Some(86_400) && options.max_versions == Some(3),
             || format!("DescribeTable after UpdateTable: {options:?}"),
         )?;
+
+        let add = AddDefinedColumnRequest::new(ROWS)
+            .column_string("title")
+            .column_integer("score");
+        step("AddDefinedColumn", c.add_defined_column(add).send().await)?;
+        let delete = DeleteDefinedColumnRequest::new(ROWS).column("title");
+        step(
+            "DeleteDefinedColumn",
+            c.delete_defined_column(delete).send().await,
+        )?;
+        let defined: Vec<_> = step("DescribeTable", c.describe_table(ROWS).send().await)?
+            .table_meta
+            .defined_column
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        ensure(defined == ["score"], || {
+            format!("DescribeTable after Add/DeleteDefinedColumn: {defined:?}")
+        })?;
+        let missing = DeleteDefinedColumnRequest::new(ROWS).column("title");
+        let code = error_code(
+            "DeleteDefinedColumn missing",
+            c.delete_defined_column(missing).send().await,
+        )?;
+        ensure(code == "OTSParameterInvalid", || {
+            format!("DeleteDefinedColumn of a missing column: {code}")
+        })?;
 
         let split = ComputeSplitPointsBySizeRequest::new(ROWS, 1);
         let split = step(
