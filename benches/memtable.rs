@@ -1,5 +1,7 @@
 //! Criterion benches of the memtable: `memtable/insert/{sequential,random}` (one record per
-//! iteration into a growing table) and `memtable/get/{hit,miss}` (a seek in a 100k-record table).
+//! iteration into a growing table), `memtable/get/{hit,miss}` (a seek in a 100k-record table)
+//! and `memtable/walk/{forward,backward}_100` (100 records of 5-cell rows, as a history page
+//! reads them, from a random row of a 100k-record table).
 
 use std::sync::Arc;
 
@@ -7,6 +9,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use otsd::engine::iter::KvIter;
 use otsd::engine::key::{self, Kind, PkValue};
 use otsd::engine::memtable::Memtable;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 fn internal_key(n: u64, seqno: u64) -> Box<[u8]> {
@@ -83,5 +86,62 @@ fn get(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, insert, get);
+/// 20,000 rows of five cells each, written in a random row order.
+fn five_cell_rows() -> Arc<Memtable> {
+    let m = Arc::new(Memtable::new(1));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let mut rows: Vec<u64> = (0..20_000).collect();
+    rows.shuffle(&mut rng);
+    let mut seqno = 0;
+    for r in rows {
+        let row = key::encode_row_key(&[PkValue::Integer(r as i64)]);
+        for c in [&b"_cmid"[..], b"_sender", b"_sent_ms", b"kind", b"text"] {
+            seqno += 1;
+            let cell = key::version_key(&row, c, 1);
+            m.insert(
+                key::make_internal_key(cell, seqno, Kind::Put).into_boxed_slice(),
+                vec![7u8; 24].into_boxed_slice(),
+            );
+        }
+    }
+    m
+}
+
+fn walk(c: &mut Criterion) {
+    let m = five_cell_rows();
+    let mut g = c.benchmark_group("memtable/walk");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    g.bench_function("forward_100", |b| {
+        b.iter_batched(
+            || key::encode_row_key(&[PkValue::Integer(rng.gen_range(0..19_000))]),
+            |row| {
+                let mut it = m.iter();
+                it.seek(&row).unwrap();
+                for _ in 0..100 {
+                    it.next().unwrap();
+                }
+                criterion::black_box(it.valid());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("backward_100", |b| {
+        b.iter_batched(
+            || key::encode_row_key(&[PkValue::Integer(rng.gen_range(1_000..20_000))]),
+            |mut row| {
+                row.push(0xFF);
+                let mut it = m.iter();
+                it.seek_for_prev(&row).unwrap();
+                for _ in 0..100 {
+                    it.prev().unwrap();
+                }
+                criterion::black_box(it.valid());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, insert, get, walk);
 criterion_main!(benches);
