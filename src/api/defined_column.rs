@@ -60,29 +60,10 @@ pub fn delete_defined_column(catalog: &Catalog, instance: &str, body: &[u8]) -> 
 mod tests {
     use prost::Message;
 
+    use crate::api::tests::open_with_table;
     use crate::api::{handle, Api};
     use crate::protocol::pb;
     use crate::table::Catalog;
-
-    fn catalog_with_table(dir: &std::path::Path) -> Catalog {
-        let catalog = Catalog::open(dir).unwrap();
-        let create = pb::CreateTableRequest {
-            table_meta: pb::TableMeta {
-                table_name: "t".into(),
-                primary_key: vec![pb::PrimaryKeySchema {
-                    name: "pk".into(),
-                    r#type: pb::PrimaryKeyType::String as i32,
-                    option: None,
-                }],
-                defined_column: vec![],
-                index_meta: vec![],
-            },
-            reserved_throughput: pb::ReservedThroughput::default(),
-            ..Default::default()
-        };
-        handle(&catalog, Api::CreateTable, "i", &create.encode_to_vec()).unwrap();
-        catalog
-    }
 
     fn column(name: &str, t: pb::DefinedColumnType) -> pb::DefinedColumnSchema {
         pb::DefinedColumnSchema {
@@ -96,7 +77,7 @@ mod tests {
             table_name: "t".into(),
             columns,
         };
-        handle(catalog, Api::AddDefinedColumn, "i", &req.encode_to_vec())
+        handle(catalog, Api::AddDefinedColumn, "inst", &req.encode_to_vec())
             .map(|_| ())
             .map_err(|e| e.message)
     }
@@ -106,16 +87,21 @@ mod tests {
             table_name: table.into(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
         };
-        handle(catalog, Api::DeleteDefinedColumn, "i", &req.encode_to_vec())
-            .map(|_| ())
-            .map_err(|e| e.message)
+        handle(
+            catalog,
+            Api::DeleteDefinedColumn,
+            "inst",
+            &req.encode_to_vec(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.message)
     }
 
     fn described(catalog: &Catalog) -> Vec<(String, i32)> {
         let req = pb::DescribeTableRequest {
             table_name: "t".into(),
         };
-        let body = handle(catalog, Api::DescribeTable, "i", &req.encode_to_vec()).unwrap();
+        let body = handle(catalog, Api::DescribeTable, "inst", &req.encode_to_vec()).unwrap();
         pb::DescribeTableResponse::decode(&body[..])
             .unwrap()
             .table_meta
@@ -128,8 +114,7 @@ mod tests {
     #[test]
     fn added_and_deleted_columns_show_in_describe_table_and_survive_a_restart() {
         use pb::DefinedColumnType::{DctInteger, DctString};
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = catalog_with_table(dir.path());
+        let (dir, catalog) = open_with_table();
         add(
             &catalog,
             vec![column("a", DctString), column("b", DctInteger)],
@@ -147,8 +132,7 @@ mod tests {
     #[test]
     fn bad_requests_are_refused_and_change_nothing() {
         use pb::DefinedColumnType::DctString;
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = catalog_with_table(dir.path());
+        let (_dir, catalog) = open_with_table();
         add(&catalog, vec![column("a", DctString)]).unwrap();
         let refused = [
             add(&catalog, vec![]),
@@ -189,7 +173,7 @@ mod tests {
         let e = handle(
             &catalog,
             Api::DeleteDefinedColumn,
-            "i",
+            "inst",
             &pb::DeleteDefinedColumnRequest {
                 table_name: "nope".into(),
                 columns: vec!["a".into()],

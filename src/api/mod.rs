@@ -137,7 +137,7 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use prost::Message;
 
     use super::*;
@@ -148,7 +148,7 @@ mod tests {
 
     /// A catalog in a temp dir with table `inst`/`t` (one STRING key `pk`), created through
     /// the CreateTable handler.
-    fn open_with_table() -> (tempfile::TempDir, Catalog) {
+    pub(crate) fn open_with_table() -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(dir.path()).unwrap();
         let req = pb::CreateTableRequest {
