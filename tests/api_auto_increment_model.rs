@@ -32,15 +32,13 @@ enum Op {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = api_common::open_catalog(dir);
-    api_common::create_table(
-        &catalog,
+    api_common::open_with_table(
+        dir,
         INSTANCE,
         TABLE,
         &[("part", 2, None), ("seq", 1, Some(1))],
         1,
-    );
-    catalog
+    )
 }
 
 fn new_row(partition: usize, value: i64) -> Vec<u8> {

@@ -341,9 +341,7 @@ fn check_batch_answer(answer: Result<Vec<u8>, OtsError>, want: &[Result<(), Erro
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = api_common::open_catalog(dir);
-    api_common::create_table(&catalog, INSTANCE, TABLE, &[("k", 1, None)], 1);
-    catalog
+    api_common::open_with_table(dir, INSTANCE, TABLE, &[("k", 1, None)], 1)
 }
 
 /// The row at `k` as GetRow returns it, in model form.

@@ -140,15 +140,7 @@ fn pk(k: i64) -> Vec<PrimaryKeyColumn> {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = api_common::open_catalog(dir);
-    api_common::create_table(
-        &catalog,
-        INSTANCE,
-        TABLE,
-        &[("k", 1, None)],
-        VERSIONS as i32,
-    );
-    catalog
+    api_common::open_with_table(dir, INSTANCE, TABLE, &[("k", 1, None)], VERSIONS as i32)
 }
 
 /// Stores `rows` with explicit versions a second apart, the newest a minute ago (inside the

@@ -147,15 +147,7 @@ fn filter_wire(f: Option<(i32, i64, bool)>) -> Option<Vec<u8>> {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = api_common::open_catalog(dir);
-    api_common::create_table(
-        &catalog,
-        INSTANCE,
-        TABLE,
-        &[("a", 2, None), ("b", 1, None)],
-        1,
-    );
-    catalog
+    api_common::open_with_table(dir, INSTANCE, TABLE, &[("a", 2, None), ("b", 1, None)], 1)
 }
 
 fn load(catalog: &Catalog, rows: &BTreeMap<Key, Attrs>) {

@@ -85,15 +85,7 @@ fn pk(key: Key) -> Vec<PrimaryKeyColumn> {
 }
 
 fn catalog(dir: &std::path::Path) -> Catalog {
-    let catalog = api_common::open_catalog(dir);
-    api_common::create_table(
-        &catalog,
-        INSTANCE,
-        TABLE,
-        &[("p", 2, None), ("s", 1, None)],
-        1,
-    );
-    catalog
+    api_common::open_with_table(dir, INSTANCE, TABLE, &[("p", 2, None), ("s", 1, None)], 1)
 }
 
 /// The id a request carries for transaction index `i`: a real id, or one never issued when

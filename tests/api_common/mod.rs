@@ -65,6 +65,20 @@ pub fn create_table(
     api::handle(catalog, Api::CreateTable, instance, &body).expect("create table");
 }
 
+/// `open_catalog` on `dir`, then `create_table` of `table` in `instance`: the set-up every
+/// model test starts from, each with its own primary key and `max_versions`.
+pub fn open_with_table(
+    dir: &Path,
+    instance: &str,
+    table: &str,
+    primary_key: &[(&str, i32, Option<i32>)],
+    max_versions: i32,
+) -> Catalog {
+    let catalog = open_catalog(dir);
+    create_table(&catalog, instance, table, primary_key, max_versions);
+    catalog
+}
+
 /// The rows of a GetRange answer (none when its `rows` are empty).
 pub fn range_rows(resp: &pb::GetRangeResponse) -> Vec<Row> {
     if resp.rows.is_empty() {
