@@ -424,3 +424,31 @@ fn a_retry_racing_an_unfinished_send_waits_and_only_one_retry_takes_over() {
             .expect("second taker"));
     });
 }
+
+#[test]
+fn groups_that_fill_whole_batches_receive_every_message() {
+    let server = common::TestServer::start();
+    runtime().block_on(async {
+        let tl = timeline(&server, TimelineConfig::with_prefix("full"));
+        tl.prepare_tables().await.expect("tables");
+        // 200 members fill one BatchWriteRow exactly; 401 spill one row into a third chunk.
+        // The send's dedup record rides in the first chunk and must not push it over 200 rows.
+        for size in [199usize, 200, 401] {
+            let members: Vec<String> = (0..size).map(|i| format!("g{size}-u{i}")).collect();
+            let conv = tl
+                .create_conversation(&format!("g{size}"), &members, None)
+                .await
+                .expect("conversation");
+            assert_eq!(conv.mode, Mode::Push);
+            let sent = tl
+                .send(&conv, &members[0], &text("hello"), &format!("c{size}"))
+                .await
+                .expect("send");
+            assert_eq!(sent.fanout_rows, size);
+            for member in [&members[0], &members[size / 2], &members[size - 1]] {
+                let got = drain(&tl, member, &mut Checkpoint::default(), 10).await;
+                assert_eq!(texts(&got), ["hello"], "member {member} of {size}");
+            }
+        }
+    });
+}

@@ -406,6 +406,9 @@ pub struct ImBenchReport {
     pub messages: u64,
     /// Sends that failed.
     pub send_errors: u64,
+    /// What the first failed send reported, so a run that fails says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_send_error: Option<String>,
     /// Wall time of the send phase (s).
     pub send_secs: f64,
     /// Messages per second.
@@ -422,6 +425,8 @@ pub struct ImBenchReport {
     pub syncs: u64,
     /// Messages those syncs returned.
     pub synced_messages: u64,
+    /// Sync calls that failed.
+    pub sync_errors: u64,
     /// Sync calls per second.
     pub syncs_per_sec: f64,
     /// Sync latency p50 (ms).
@@ -442,7 +447,7 @@ impl ImBenchReport {
              {:<6} {:>10} {:>12} {:>14} {:>9} {:>9} {:>9}\n\
              {:<6} {:>10} {:>12.1} {:>14.1} {:>9.2} {:>9.2} {:>9.2}\n\
              {:<6} {:>10} {:>12.1} {:>14} {:>9.2} {:>9.2} {:>9.2}\n\
-             send errors {}, retries {}, synced messages {}\n",
+             send errors {}, sync errors {}, retries {}, synced messages {}\n{}",
             self.endpoint,
             self.users,
             self.group_size,
@@ -470,8 +475,12 @@ impl ImBenchReport {
             self.sync_p99_ms,
             self.sync_max_ms,
             self.send_errors,
+            self.sync_errors,
             self.retries,
             self.synced_messages,
+            self.first_send_error
+                .as_ref()
+                .map_or(String::new(), |e| format!("first send error: {e}\n")),
         )
     }
 }
@@ -576,6 +585,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed);
             let (mut h, mut ok, mut errors, mut writes) = (new_histogram(), 0u64, 0u64, 0u64);
+            let mut first_error = None;
             let mut k = 0u64;
             while budget.take() {
                 let g = &groups[rng.gen_range(0..groups.len())];
@@ -592,19 +602,21 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
                     }
                     Err(e) => {
                         errors += 1;
-                        tracing::debug!(error = %e, "send failed");
+                        first_error.get_or_insert_with(|| e.to_string());
                     }
                 }
                 record_since(&mut h, t);
                 k += 1;
                 done.fetch_add(1, Ordering::Relaxed);
             }
-            (h, ok, errors, writes)
+            (h, ok, errors, writes, first_error)
         });
     }
     let (mut send_h, mut messages, mut send_errors, mut member_writes) = (new_histogram(), 0, 0, 0);
+    let mut first_send_error = None;
     while let Some(joined) = tasks.join_next().await {
-        let (h, ok, errors, writes) = joined.context("sender panicked")?;
+        let (h, ok, errors, writes, first_error) = joined.context("sender panicked")?;
+        first_send_error = first_send_error.or(first_error);
         send_h.add(&h).context("merging histograms")?;
         messages += ok;
         send_errors += errors;
@@ -626,7 +638,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         let seed = args.seed.wrapping_add(1000 + w as u64);
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed);
-            let (mut h, mut calls, mut got) = (new_histogram(), 0u64, 0u64);
+            let (mut h, mut calls, mut got, mut errors) = (new_histogram(), 0u64, 0u64, 0u64);
             let mut user = users[rng.gen_range(0..users.len())].clone();
             let mut cp = Checkpoint::default();
             while budget.take() {
@@ -640,20 +652,22 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
                         cp = b.checkpoint;
                     }
                     other => {
-                        if let Ok(b) = other {
-                            got += b.messages.len() as u64;
+                        match other {
+                            Ok(b) => got += b.messages.len() as u64,
+                            Err(_) => errors += 1,
                         }
                         user = users[rng.gen_range(0..users.len())].clone();
                         cp = Checkpoint::default();
                     }
                 }
             }
-            (h, calls, got)
+            (h, calls, got, errors)
         });
     }
-    let (mut sync_h, mut syncs, mut synced) = (new_histogram(), 0, 0);
+    let (mut sync_h, mut syncs, mut synced, mut sync_errors) = (new_histogram(), 0, 0, 0);
     while let Some(joined) = tasks.join_next().await {
-        let (h, calls, got) = joined.context("syncer panicked")?;
+        let (h, calls, got, errors) = joined.context("syncer panicked")?;
+        sync_errors += errors;
         sync_h.add(&h).context("merging histograms")?;
         syncs += calls;
         synced += got;
@@ -667,6 +681,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         mode,
         messages,
         send_errors,
+        first_send_error,
         send_secs,
         messages_per_sec: messages as f64 / send_secs,
         member_writes_per_sec: member_writes as f64 / send_secs,
@@ -675,6 +690,7 @@ pub async fn bench(args: &ImBenchArgs) -> anyhow::Result<ImBenchReport> {
         send_max_ms: send_h.max() as f64 / 1000.0,
         syncs,
         synced_messages: synced,
+        sync_errors,
         syncs_per_sec: syncs as f64 / sync_secs,
         sync_p50_ms: ms(&sync_h, 0.50),
         sync_p99_ms: ms(&sync_h, 0.99),
@@ -746,6 +762,7 @@ mod tests {
             mode: "push".into(),
             messages: 1,
             send_errors: 0,
+            first_send_error: None,
             send_secs: 1.0,
             messages_per_sec: 1.0,
             member_writes_per_sec: 1.0,
@@ -754,6 +771,7 @@ mod tests {
             send_max_ms: 2.0,
             syncs: 1,
             synced_messages: 1,
+            sync_errors: 0,
             syncs_per_sec: 1.0,
             sync_p50_ms: 1.0,
             sync_p99_ms: 1.0,

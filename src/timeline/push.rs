@@ -140,13 +140,18 @@ impl Timeline {
     ) -> Result<usize> {
         // Every copy carries the same cells: encode them once, then only each key per row.
         let cells = EncodedCells::new(&push_cells(msg, now_ms(), None));
-        let mut chunks: Vec<Vec<RowWrite>> = receivers
-            .chunks(self.config.batch_rows)
-            .map(|chunk| chunk.iter().map(|user| push_write(user, &cells)).collect())
-            .collect();
-        if chunks.is_empty() && companion.is_some() {
-            chunks.push(Vec::new());
+        let writes = |users: &[String]| users.iter().map(|u| push_write(u, &cells)).collect();
+        // The companion rides in the first request, so that one leaves it a row of the limit.
+        let first = match companion {
+            Some(_) => receivers.len().min(self.config.batch_rows - 1),
+            None => 0,
+        };
+        let (head, rest) = receivers.split_at(first);
+        let mut chunks: Vec<Vec<RowWrite>> = Vec::new();
+        if companion.is_some() {
+            chunks.push(writes(head));
         }
+        chunks.extend(rest.chunks(self.config.batch_rows).map(writes));
         let mut companion = companion;
         let mut tasks = tokio::task::JoinSet::new();
         for writes in chunks {
