@@ -388,6 +388,12 @@ fn filter_value_is_type_byte_and_payload_only() {
         decode_value(&hex("03 02000000 686900")).is_err(),
         "trailing byte"
     );
+    // A bare key value tolerates the Node SDK's zero padding, and nothing else after it.
+    let mut padded = encode_pk_value(&PrimaryKeyValue::InfMax);
+    padded.push(0);
+    assert_eq!(decode_pk_value(&padded), Ok(PrimaryKeyValue::InfMax));
+    padded.push(1);
+    assert!(decode_pk_value(&padded).is_err(), "non-zero trailing byte");
 }
 
 // ---------------------------------------------------------------- round trips
