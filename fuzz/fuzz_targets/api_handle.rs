@@ -49,7 +49,10 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     use pb::PrimaryKeyType::{Binary, Integer, String};
     let tables = [
         ("t", vec![key("a", String, false), key("b", Integer, false)]),
-        ("auto", vec![key("u", String, false), key("s", Integer, true)]),
+        (
+            "auto",
+            vec![key("u", String, false), key("s", Integer, true)],
+        ),
         ("bin", vec![key("k", Binary, false)]),
     ];
     for (name, primary_key) in tables {

@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
         // A bare key value may carry trailing zero bytes (the Node SDK's padding after
         // placeholders), which decoding ignores: the re-encoding is the input without them.
         let enc = encode_pk_value(&v);
-        assert!(data.starts_with(&enc), "{enc:?} is not a prefix of {data:?}");
+        assert!(
+            data.starts_with(&enc),
+            "{enc:?} is not a prefix of {data:?}"
+        );
         assert!(data[enc.len()..].iter().all(|&b| b == 0), "{data:?}");
     }
 });
