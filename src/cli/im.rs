@@ -791,5 +791,16 @@ mod tests {
         }
         assert!((v["send_p50_ms"].as_f64().unwrap_or(0.0) - 2.0).abs() < 0.01);
         assert!(r.to_text().contains("member-wr/s"));
+        assert!(v.get("first_send_error").is_none());
+        // A failing run says why, in both forms.
+        let failed = ImBenchReport {
+            first_send_error: Some("OTSParameterInvalid: too many rows".into()),
+            ..r
+        };
+        assert!(failed
+            .to_text()
+            .contains("first send error: OTSParameterInvalid: too many rows"));
+        let v = serde_json::to_value(&failed).expect("json");
+        assert_eq!(v["first_send_error"], "OTSParameterInvalid: too many rows");
     }
 }
