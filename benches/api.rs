@@ -10,7 +10,8 @@ use otsd::api::{handle, Api};
 use otsd::engine::{Options, SyncPolicy};
 use otsd::protocol::pb;
 use otsd::protocol::plainbuffer::{
-    encode_row, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+    decode_rows, encode_primary_key, encode_row, Cell, ColumnValue, PrimaryKeyColumn,
+    PrimaryKeyValue, Row,
 };
 use otsd::table::Catalog;
 use prost::Message;
@@ -67,19 +68,11 @@ fn open() -> (tempfile::TempDir, Catalog) {
     (dir, catalog)
 }
 
-fn queue_row(user: usize, seq: PrimaryKeyValue) -> Row {
-    Row {
-        primary_key: vec![
-            PrimaryKeyColumn::new("user_id", PrimaryKeyValue::String(format!("user{user:06}"))),
-            PrimaryKeyColumn::new("seq_id", seq),
-        ],
-        cells: vec![Cell::put(
-            "_env",
-            ColumnValue::Binary(vec![7; ENVELOPE_BYTES]),
-            None,
-        )],
-        delete_marker: false,
-    }
+fn queue_key(user: usize, seq: PrimaryKeyValue) -> Vec<PrimaryKeyColumn> {
+    vec![
+        PrimaryKeyColumn::new("user_id", PrimaryKeyValue::String(format!("user{user:06}"))),
+        PrimaryKeyColumn::new("seq_id", seq),
+    ]
 }
 
 /// One fan-out request: `FANOUT_ROWS` queue rows of consecutive users from `first_user`.
@@ -87,10 +80,15 @@ fn fanout_body(first_user: usize) -> Vec<u8> {
     let rows = (0..FANOUT_ROWS)
         .map(|i| pb::RowInBatchWriteRowRequest {
             r#type: pb::OperationType::Put as i32,
-            row_change: encode_row(&queue_row(
-                (first_user + i) % USERS,
-                PrimaryKeyValue::AutoIncrement,
-            )),
+            row_change: encode_row(&Row {
+                primary_key: queue_key((first_user + i) % USERS, PrimaryKeyValue::AutoIncrement),
+                cells: vec![Cell::put(
+                    "_env",
+                    ColumnValue::Binary(vec![7; ENVELOPE_BYTES]),
+                    None,
+                )],
+                delete_marker: false,
+            }),
             condition: pb::Condition {
                 row_existence: pb::RowExistenceExpectation::Ignore as i32,
                 column_condition: None,
@@ -108,66 +106,77 @@ fn fanout_body(first_user: usize) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn batch_write_row(c: &mut Criterion) {
-    let (_dir, catalog) = open();
-    // Ten different groups of receivers, taken in turn.
-    let bodies: Vec<Vec<u8>> = (0..10).map(|g| fanout_body(g * FANOUT_ROWS)).collect();
-    let mut group = c.benchmark_group("api/batch_write_row");
-    group.throughput(Throughput::Elements(FANOUT_ROWS as u64));
+/// A sync read: `user`'s whole queue from its start, 20 rows at most.
+fn queue_page_body(user: usize) -> Vec<u8> {
+    pb::GetRangeRequest {
+        table_name: QUEUE.into(),
+        direction: pb::Direction::Forward as i32,
+        limit: Some(20),
+        max_versions: Some(1),
+        inclusive_start_primary_key: encode_primary_key(&queue_key(user, PrimaryKeyValue::InfMin)),
+        exclusive_end_primary_key: encode_primary_key(&queue_key(user, PrimaryKeyValue::InfMax)),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// Benchmarks `api` on `bodies`, taken in turn, as `<group>/<name>`.
+fn bench_in_turn(
+    c: &mut Criterion,
+    (group, name): (&str, &str),
+    rows_per_request: u64,
+    catalog: &Catalog,
+    api: Api,
+    bodies: &[Vec<u8>],
+) {
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(rows_per_request));
     let mut next = 0;
-    group.bench_function("fanout_100_rows", |b| {
+    group.bench_function(name, |b| {
         b.iter(|| {
             next = (next + 1) % bodies.len();
-            let reply = handle(&catalog, Api::BatchWriteRow, INSTANCE, &bodies[next]);
-            black_box(reply.expect("written"))
+            black_box(handle(catalog, api, INSTANCE, &bodies[next]).expect("served"))
         })
     });
     group.finish();
+}
+
+fn batch_write_row(c: &mut Criterion) {
+    let (_dir, catalog) = open();
+    // Ten different groups of receivers.
+    let bodies: Vec<Vec<u8>> = (0..10).map(|g| fanout_body(g * FANOUT_ROWS)).collect();
+    // Every row of a request is written, not refused one by one.
+    let reply = handle(&catalog, Api::BatchWriteRow, INSTANCE, &bodies[0]).expect("written");
+    let reply = pb::BatchWriteRowResponse::decode(reply.as_slice()).expect("response");
+    assert!(reply.tables[0].rows.iter().all(|r| r.is_ok));
+    let id = ("api/batch_write_row", "fanout_100_rows");
+    bench_in_turn(
+        c,
+        id,
+        FANOUT_ROWS as u64,
+        &catalog,
+        Api::BatchWriteRow,
+        &bodies,
+    );
     catalog.close().expect("close");
 }
 
 fn get_range(c: &mut Criterion) {
+    const QUEUE_ROWS: usize = 10;
     let (_dir, catalog) = open();
-    // Every user's queue holds ten rows.
-    for _ in 0..10 {
+    for _ in 0..QUEUE_ROWS {
         for first in (0..USERS).step_by(FANOUT_ROWS) {
             let body = fanout_body(first);
             handle(&catalog, Api::BatchWriteRow, INSTANCE, &body).expect("fill");
         }
     }
-    // A sync read: a user's whole queue from its start (seq ids are generated).
-    let bodies: Vec<Vec<u8>> = (0..USERS)
-        .step_by(7)
-        .map(|user| {
-            let key = |seq| {
-                let row = queue_row(user, seq);
-                encode_row(&Row {
-                    cells: Vec::new(),
-                    ..row
-                })
-            };
-            pb::GetRangeRequest {
-                table_name: QUEUE.into(),
-                direction: pb::Direction::Forward as i32,
-                limit: Some(20),
-                max_versions: Some(1),
-                inclusive_start_primary_key: key(PrimaryKeyValue::InfMin),
-                exclusive_end_primary_key: key(PrimaryKeyValue::InfMax),
-                ..Default::default()
-            }
-            .encode_to_vec()
-        })
-        .collect();
-    let mut group = c.benchmark_group("api/get_range");
-    let mut next = 0;
-    group.bench_function("queue_page_10_rows", |b| {
-        b.iter(|| {
-            next = (next + 1) % bodies.len();
-            let reply = handle(&catalog, Api::GetRange, INSTANCE, &bodies[next]);
-            black_box(reply.expect("read"))
-        })
-    });
-    group.finish();
+    let bodies: Vec<Vec<u8>> = (0..USERS).step_by(7).map(queue_page_body).collect();
+    // Each page holds the user's whole queue.
+    let reply = handle(&catalog, Api::GetRange, INSTANCE, &bodies[0]).expect("read");
+    let reply = pb::GetRangeResponse::decode(reply.as_slice()).expect("response");
+    assert_eq!(decode_rows(&reply.rows).expect("rows").len(), QUEUE_ROWS);
+    let id = ("api/get_range", "queue_page_10_rows");
+    bench_in_turn(c, id, QUEUE_ROWS as u64, &catalog, Api::GetRange, &bodies);
     catalog.close().expect("close");
 }
 
