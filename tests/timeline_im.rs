@@ -13,9 +13,12 @@ use otsd::timeline::meta::Claim;
 use otsd::timeline::push::push_row;
 use otsd::timeline::{Checkpoint, Conversation, Message, Mode, Timeline, TimelineConfig};
 
-fn timeline(server: &common::TestServer, config: TimelineConfig) -> Timeline {
+/// A timeline on `server` with its tables created.
+async fn timeline(server: &common::TestServer, config: TimelineConfig) -> Timeline {
     let client = Client::new(server.client_config()).expect("client");
-    Timeline::new(client, config).expect("timeline")
+    let tl = Timeline::new(client, config).expect("timeline");
+    tl.prepare_tables().await.expect("tables");
+    tl
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -59,8 +62,7 @@ fn texts(messages: &[Message]) -> Vec<String> {
 fn send_sync_and_history_with_two_devices_per_user() {
     let server = common::TestServer::start();
     runtime().block_on(async {
-        let tl = timeline(&server, TimelineConfig::with_prefix("t1"));
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, TimelineConfig::with_prefix("t1")).await;
         // A second prepare finds and checks the tables.
         tl.prepare_tables().await.expect("tables exist");
         let conv = tl
@@ -126,8 +128,7 @@ fn read_expansion_conversations_are_merged_into_sync() {
     runtime().block_on(async {
         let mut config = TimelineConfig::with_prefix("t2");
         config.read_expansion_threshold = 3;
-        let tl = timeline(&server, config);
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, config).await;
         let big = tl
             .create_conversation("big", &users(&["u1", "u2", "u3", "u4"]), None)
             .await
@@ -204,8 +205,7 @@ fn a_retried_send_delivers_once_even_after_a_crash_between_steps() {
             claim_lease_ms: 0,
             ..TimelineConfig::with_prefix("t3")
         };
-        let tl = timeline(&server, config);
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, config).await;
         let members = users(&["a", "b", "c", "d"]);
         let conv = tl
             .create_conversation("g", &members, None)
@@ -325,8 +325,7 @@ fn a_retried_send_delivers_once_even_after_a_crash_between_steps() {
 fn reserved_columns_and_empty_ids_are_refused_before_anything_is_written() {
     let server = common::TestServer::start();
     runtime().block_on(async {
-        let tl = timeline(&server, TimelineConfig::with_prefix("t4"));
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, TimelineConfig::with_prefix("t4")).await;
         let conv = Conversation {
             id: "x".into(),
             members: users(&["a"]),
@@ -348,8 +347,7 @@ fn sync_skips_queue_rows_expired_by_ttl() {
         // 2 s short of the TTL and wait for it to age out.
         let mut config = TimelineConfig::with_prefix("t5");
         config.push_ttl_secs = 86_400;
-        let tl = timeline(&server, config.clone());
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, config.clone()).await;
         let old = Message {
             conversation: "c".into(),
             seq_id: 1,
@@ -389,8 +387,7 @@ fn sync_skips_queue_rows_expired_by_ttl() {
 fn a_retry_racing_an_unfinished_send_waits_and_only_one_retry_takes_over() {
     let server = common::TestServer::start();
     runtime().block_on(async {
-        let tl = timeline(&server, TimelineConfig::with_prefix("t9"));
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, TimelineConfig::with_prefix("t9")).await;
         let members = users(&["a", "b"]);
         let conv = tl
             .create_conversation("g", &members, None)
@@ -429,8 +426,7 @@ fn a_retry_racing_an_unfinished_send_waits_and_only_one_retry_takes_over() {
 fn groups_that_fill_whole_batches_receive_every_message() {
     let server = common::TestServer::start();
     runtime().block_on(async {
-        let tl = timeline(&server, TimelineConfig::with_prefix("full"));
-        tl.prepare_tables().await.expect("tables");
+        let tl = timeline(&server, TimelineConfig::with_prefix("full")).await;
         // 200 members fill one BatchWriteRow exactly; 401 spill one row into a third chunk.
         // The send's dedup record rides in the first chunk and must not push it over 200 rows.
         for size in [199usize, 200, 401] {
