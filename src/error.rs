@@ -34,6 +34,8 @@ pub enum ErrorCode {
     ServerBusy,
     /// 503: the operation timed out inside the server.
     Timeout,
+    /// 503: the server cannot take writes now (its disk is full).
+    ServerUnavailable,
 }
 
 impl ErrorCode {
@@ -54,6 +56,7 @@ impl ErrorCode {
             ErrorCode::InternalServerError => "OTSInternalServerError",
             ErrorCode::ServerBusy => "OTSServerBusy",
             ErrorCode::Timeout => "OTSTimeout",
+            ErrorCode::ServerUnavailable => "OTSServerUnavailable",
         }
     }
 
@@ -75,7 +78,7 @@ impl ErrorCode {
             ErrorCode::ObjectAlreadyExist | ErrorCode::RowOperationConflict => 409,
             ErrorCode::RequestBodyTooLarge => 413,
             ErrorCode::InternalServerError => 500,
-            ErrorCode::ServerBusy | ErrorCode::Timeout => 503,
+            ErrorCode::ServerBusy | ErrorCode::Timeout | ErrorCode::ServerUnavailable => 503,
         }
     }
 
@@ -89,11 +92,15 @@ impl ErrorCode {
 
     /// Whether a client may retry an idempotent (read) request that failed with this code.
     pub fn is_retriable_for_reads(self) -> bool {
-        self.is_retriable() || matches!(self, ErrorCode::InternalServerError | ErrorCode::Timeout)
+        self.is_retriable()
+            || matches!(
+                self,
+                ErrorCode::InternalServerError | ErrorCode::Timeout | ErrorCode::ServerUnavailable
+            )
     }
 }
 
-const ALL_CODES: [ErrorCode; 14] = [
+const ALL_CODES: [ErrorCode; 15] = [
     ErrorCode::ParameterInvalid,
     ErrorCode::InvalidPk,
     ErrorCode::AuthFailed,
@@ -108,6 +115,7 @@ const ALL_CODES: [ErrorCode; 14] = [
     ErrorCode::InternalServerError,
     ErrorCode::ServerBusy,
     ErrorCode::Timeout,
+    ErrorCode::ServerUnavailable,
 ];
 
 /// A failure as the client sees it: code plus message.
@@ -123,6 +131,15 @@ pub struct OtsError {
 pub type OtsResult<T> = Result<T, OtsError>;
 
 impl OtsError {
+    /// 503 OTSServerUnavailable for a write refused because the disk is full: nothing of
+    /// it was applied, and the server goes on once space is freed.
+    pub fn disk_full() -> OtsError {
+        OtsError::new(
+            ErrorCode::ServerUnavailable,
+            "The server is out of disk space; the write was not applied.",
+        )
+    }
+
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> OtsError {
         OtsError {
@@ -185,6 +202,11 @@ impl From<crate::engine::Error> for OtsError {
                 OtsError::new(ErrorCode::ServerBusy, "Server is busy.")
             }
             E::InvalidArgument(what) => OtsError::param(what),
+            // Not applied, and the server keeps running: say why instead of a bare 500.
+            full if full.is_disk_full() => {
+                tracing::error!(error = %full, "write refused: disk full");
+                OtsError::disk_full()
+            }
             other => {
                 tracing::error!(error = %other, "engine failure");
                 OtsError::internal()
@@ -207,5 +229,24 @@ mod tests {
         assert_eq!(ErrorCode::RequestBodyTooLarge.http_status(), 413);
         assert!(ErrorCode::ServerBusy.is_retriable());
         assert!(!ErrorCode::ParameterInvalid.is_retriable());
+    }
+
+    #[test]
+    fn a_full_disk_is_503_server_unavailable_and_other_engine_failures_500() {
+        use crate::engine::Error as E;
+        let io = |errno| E::io("/d/000001.wal", std::io::Error::from_raw_os_error(errno));
+        let full = OtsError::from(io(libc::ENOSPC));
+        assert_eq!(
+            (full.code.as_str(), full.http_status()),
+            ("OTSServerUnavailable", 503)
+        );
+        assert!(full.message.contains("out of disk space"), "{full}");
+        assert_eq!(OtsError::from(io(libc::EDQUOT)).code, full.code);
+        let broken = OtsError::from(io(libc::EIO));
+        assert_eq!(
+            (broken.http_status(), broken.message.as_str()),
+            (500, "Internal server error.")
+        );
+        assert_eq!(OtsError::from(E::Poisoned).http_status(), 500);
     }
 }

@@ -51,6 +51,12 @@ impl Error {
         }
     }
 
+    /// Whether this is a full disk or an exhausted quota (ENOSPC / EDQUOT): a condition that
+    /// passes once space is freed, unlike a failed fsync or damaged data.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if is_disk_full(source))
+    }
+
     /// A corruption error for `file` at `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Error {
         Error::Corruption {
@@ -59,4 +65,14 @@ impl Error {
             what: what.into(),
         }
     }
+}
+
+/// Whether an OS error says the disk is full or the quota used up (ENOSPC / EDQUOT, or
+/// their kinds once the raw code is gone).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
 }

@@ -19,10 +19,12 @@ use super::memtable::Memtable;
 use super::options::{Options, SyncPolicy};
 use super::sstable::{SstBuilder, SstInfo, SstOptions};
 use super::version::{FileMeta, VersionEdit};
-use super::{clone_error, filename, Inner, ReadView, WriterState};
+use super::{clone_error, filename, BgState, Inner, ReadView, WriterState};
 
 /// How long a waiter sleeps between re-checks (guards against a missed wake-up).
 const RECHECK: Duration = Duration::from_millis(20);
+/// How long a background job that failed on a full disk waits before it tries again.
+const DISK_FULL_RETRY: Duration = Duration::from_secs(1);
 
 /// Starts the background worker (and the periodic WAL syncer if the policy asks for one).
 pub(super) fn start_threads(inner: &Arc<Inner>) -> Result<()> {
@@ -122,7 +124,7 @@ pub(super) fn make_room(inner: &Inner, w: &mut WriterState) -> Result<()> {
             return Ok(());
         }
         let mut bg = inner.bg.lock();
-        if let Some(e) = &bg.error {
+        if let Some(e) = bg.error.as_ref().or(bg.retry.as_ref().map(|(_, e)| e)) {
             return Err(clone_error(e));
         }
         if bg.shutdown {
@@ -178,9 +180,10 @@ pub(super) fn flush_and_wait(inner: &Inner) -> Result<()> {
         }
     }
     let mut bg = inner.bg.lock();
+    let failures = retry_now(&mut bg);
     loop {
-        if let Some(e) = &bg.error {
-            return Err(clone_error(e));
+        if let Some(e) = failed_since(&bg, failures) {
+            return Err(e);
         }
         if inner.current_view().immutables.is_empty() {
             return Ok(());
@@ -198,10 +201,11 @@ pub(super) fn compact_and_wait(inner: &Inner) -> Result<()> {
     let mut bg = inner.bg.lock();
     bg.manual_requested += 1;
     let ticket = bg.manual_requested;
+    let failures = retry_now(&mut bg);
     inner.bg_work.notify_all();
     loop {
-        if let Some(e) = &bg.error {
-            return Err(clone_error(e));
+        if let Some(e) = failed_since(&bg, failures) {
+            return Err(e);
         }
         if bg.manual_done >= ticket {
             return Ok(());
@@ -211,6 +215,63 @@ pub(super) fn compact_and_wait(inner: &Inner) -> Result<()> {
         }
         inner.bg_done.wait_for(&mut bg, RECHECK);
     }
+}
+
+/// Lets a background job that failed on a full disk run again at once (a caller waits for
+/// it); returns the failure count to wait from.
+fn retry_now(bg: &mut BgState) -> u64 {
+    if let Some((at, _)) = &mut bg.retry {
+        *at = Instant::now();
+    }
+    bg.failures
+}
+
+/// The error to report to a waiter that started at failure count `since`: the stopping
+/// error, or a passing one that happened since.
+fn failed_since(bg: &BgState, since: u64) -> Option<Error> {
+    if let Some(e) = &bg.error {
+        return Some(clone_error(e));
+    }
+    match &bg.retry {
+        Some((_, e)) if bg.failures > since => Some(clone_error(e)),
+        _ => None,
+    }
+}
+
+/// Whether background work may run now: nothing stopped it and no retry is pending.
+fn may_work(bg: &BgState) -> bool {
+    bg.error.is_none()
+        && bg
+            .retry
+            .as_ref()
+            .is_none_or(|(at, _)| Instant::now() >= *at)
+}
+
+/// Records the outcome of a background job. A full disk is retried after `DISK_FULL_RETRY`
+/// with the engine still writable (nothing was lost: the data is still in its WAL or
+/// input tables); any other failure, or one that left the manifest unwritable, stops
+/// writes until the engine is reopened.
+fn record_outcome(inner: &Inner, bg: &mut BgState, result: Result<()>) {
+    let e = match result {
+        Ok(()) => {
+            if bg.retry.take().is_some() {
+                tracing::info!("background flush/compaction works again");
+            }
+            return;
+        }
+        Err(e) => e,
+    };
+    bg.failures += 1;
+    if e.is_disk_full() && !inner.versions.is_poisoned() {
+        if bg.retry.is_none() {
+            tracing::error!(error = %e, "background flush/compaction: disk full; retrying");
+        }
+        bg.retry = Some((Instant::now() + DISK_FULL_RETRY, e));
+        return;
+    }
+    tracing::error!(error = %e, "background flush/compaction failed");
+    inner.poison(&e);
+    bg.error = Some(e);
 }
 
 fn background_loop(inner: &Inner) {
@@ -224,7 +285,7 @@ fn background_loop(inner: &Inner) {
                 }
                 let has_flush = !inner.current_view().immutables.is_empty();
                 let has_manual = bg.manual_requested > bg.manual_done;
-                if bg.error.is_none() && (has_flush || has_manual || compaction_wanted(inner)) {
+                if may_work(&bg) && (has_flush || has_manual || compaction_wanted(inner)) {
                     manual = (!has_flush && has_manual).then_some(bg.manual_requested);
                     break;
                 }
@@ -248,18 +309,10 @@ fn background_loop(inner: &Inner) {
             },
         };
         let mut bg = inner.bg.lock();
-        match result {
-            Ok(()) => {
-                if let Some(ticket) = manual {
-                    bg.manual_done = bg.manual_done.max(ticket);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "background flush/compaction failed");
-                inner.poison(&e);
-                bg.error = Some(e);
-            }
+        if let (Ok(()), Some(ticket)) = (&result, manual) {
+            bg.manual_done = bg.manual_done.max(ticket);
         }
+        record_outcome(inner, &mut bg, result);
         inner.bg_done.notify_all();
     }
 }
@@ -296,7 +349,11 @@ fn flush_memtable(inner: &Inner, mem: &Arc<Memtable>) -> Result<()> {
         last_seqno: Some(mem.max_seqno().max(inner.versions.last_seqno())),
         ..VersionEdit::default()
     };
-    if let Some(info) = write_level0(inner, mem, &path)? {
+    let written = write_level0(inner, mem, &path).inspect_err(|_| {
+        // Not in the manifest: a partial table is only wasted space (a full disk's, too).
+        let _ = std::fs::remove_file(&path);
+    })?;
+    if let Some(info) = written {
         edit.added.push((0, FileMeta::from_sst(number, info)));
     }
     inner.versions.log_and_apply(edit)?;

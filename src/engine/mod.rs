@@ -10,6 +10,7 @@ pub mod async_commit;
 pub mod autoinc;
 pub mod batch;
 pub mod error;
+pub mod fault;
 pub mod filename;
 pub mod iter;
 pub mod key;
@@ -146,8 +147,13 @@ struct BgState {
     /// Manual compactions requested / finished (a counter pair, so waiters know theirs).
     manual_requested: u64,
     manual_done: u64,
-    /// The last background failure, reported to waiters.
+    /// A background failure that stops the engine, reported to waiters.
     error: Option<Error>,
+    /// A background failure that passes (disk full): reported to waiters, and the job is
+    /// tried again from this instant on.
+    retry: Option<(std::time::Instant, Error)>,
+    /// Failed background jobs so far, so a waiter can tell a failure of its own time.
+    failures: u64,
 }
 
 struct Inner {
@@ -383,7 +389,9 @@ impl Inner {
         let mut guard = self.writer.lock();
         let w = &mut *guard;
         if let Err(e) = flush::make_room(self, w) {
-            if !matches!(e, Error::Stalled(_) | Error::Closed) {
+            // A full disk (no room for a new WAL, or a flush that cannot write) passes;
+            // the group is refused, nothing of it was written.
+            if !(matches!(e, Error::Stalled(_) | Error::Closed) || e.is_disk_full()) {
                 self.poison(&e);
             }
             return fail_all(&e);
@@ -418,12 +426,28 @@ impl Inner {
         if frames.is_empty() {
             return results;
         }
-        let io = w.wal.append(&w.buf).and_then(|()| match self.options.sync {
-            SyncPolicy::Always => w.wal.sync().map(|()| self.mark_durable(seqno)),
-            _ => Ok(()),
-        });
+        let io = match w.wal.append(&w.buf) {
+            // The group is refused and the engine stays writable: a failed append leaves
+            // the log's end where it was (the next append overwrites any torn bytes, see
+            // `WalWriter::append`), and nothing reached the memtable. Writes resume once
+            // space is freed; no restart needed.
+            Err(e) if e.is_disk_full() => Err(e),
+            Err(e) => {
+                self.poison(&e);
+                Err(e)
+            }
+            Ok(()) => match self.options.sync {
+                // After a failed fsync the kernel may have dropped the dirty pages: no
+                // later write can be trusted to be durable, so the engine stops.
+                SyncPolicy::Always => w
+                    .wal
+                    .sync()
+                    .map(|()| self.mark_durable(seqno))
+                    .inspect_err(|e| self.poison(e)),
+                _ => Ok(()),
+            },
+        };
         if let Err(e) = io {
-            self.poison(&e);
             return results
                 .into_iter()
                 .map(|r| r.and(Err(clone_error(&e))))
@@ -1269,5 +1293,100 @@ mod tests {
         fill(&e, 0, 1000);
         std::thread::sleep(Duration::from_millis(600));
         assert_eq!(files(&e), 0);
+    }
+
+    fn put_row(e: &Engine, r: i64) -> Result<SeqNo> {
+        let mut b = WriteBatch::new();
+        b.put(&row(r), b"v", Some(1), &r.to_le_bytes());
+        e.write(b)
+    }
+
+    fn present(e: &Engine, r: i64) -> bool {
+        e.get_row(&row(r), &ReadOptions::default())
+            .unwrap()
+            .is_some()
+    }
+
+    fn table_files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|f| {
+                f.as_ref()
+                    .is_ok_and(|f| f.path().extension().is_some_and(|x| x == "sst"))
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_full_disk_refuses_commits_without_poisoning_and_a_torn_record_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let durable = Options {
+            sync: SyncPolicy::Always,
+            ..Options::default()
+        };
+        {
+            let e = Engine::open(dir.path(), durable.clone(), DataOptions::default()).unwrap();
+            put_row(&e, 1).unwrap();
+            // The disk fills in the middle of the WAL write: half a record lands.
+            fault::set_disk_full(dir.path(), Some(fault::Full::All));
+            let refused = put_row(&e, 2).unwrap_err();
+            assert!(refused.is_disk_full(), "{refused}");
+            assert!(present(&e, 1), "reads go on while the disk is full");
+            assert!(!present(&e, 2), "a refused write is not visible");
+            fault::set_disk_full(dir.path(), None);
+            // Shorter than the torn bytes it overwrites; more follow it.
+            let mut small = WriteBatch::new();
+            small.put(&row(3), b"v", Some(1), b"x");
+            e.write(small).unwrap();
+            put_row(&e, 4).unwrap();
+        }
+        let e = Engine::open(dir.path(), durable, DataOptions::default()).unwrap();
+        assert_eq!(
+            [1, 2, 3, 4].map(|r| present(&e, r)),
+            [true, false, true, true]
+        );
+    }
+
+    #[test]
+    fn a_flush_that_hits_a_full_disk_is_retried_and_keeps_the_engine_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+            put_row(&e, 1).unwrap();
+            fault::set_disk_full(dir.path(), Some(fault::Full::Tables));
+            let failed = e.flush().unwrap_err();
+            assert!(failed.is_disk_full(), "{failed}");
+            assert_eq!(table_files(dir.path()), 0, "the partial table is removed");
+            put_row(&e, 2).unwrap();
+            assert!(present(&e, 1) && present(&e, 2));
+            fault::set_disk_full(dir.path(), None);
+            e.flush().unwrap();
+            assert_eq!(
+                table_files(dir.path()),
+                2,
+                "both sealed memtables are flushed"
+            );
+            put_row(&e, 3).unwrap();
+        }
+        let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        assert!((1..=3).all(|r| present(&e, r)));
+    }
+
+    #[test]
+    fn a_failed_manifest_write_still_stops_writes_until_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+            put_row(&e, 1).unwrap();
+            // The table is written, but the manifest record is not: the manifest may end
+            // in a torn record, so nothing more can be logged to it safely.
+            fault::set_disk_full(dir.path(), Some(fault::Full::Manifest));
+            assert!(e.flush().is_err());
+            fault::set_disk_full(dir.path(), None);
+            assert!(e.flush().is_err());
+            assert!(matches!(put_row(&e, 2), Err(Error::Poisoned)));
+        }
+        let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        assert!(present(&e, 1));
     }
 }

@@ -110,6 +110,9 @@ fn new_transaction_id() -> String {
 
 fn io_err(what: &str, path: &Path, err: std::io::Error) -> OtsError {
     tracing::error!(path = %path.display(), error = %err, "{what}");
+    if engine::error::is_disk_full(&err) {
+        return OtsError::disk_full();
+    }
     OtsError::internal()
 }
 
@@ -253,7 +256,14 @@ impl Catalog {
             }
             match read_meta(&path)? {
                 Some(meta) => {
-                    let table = Catalog::open_table(instance, &path, meta, options)?;
+                    // At start-up the operator reads this error: keep the engine's detail.
+                    let table =
+                        Catalog::open_table(instance, &path, meta, options).map_err(|e| {
+                            OtsError::new(
+                                ErrorCode::InternalServerError,
+                                format!("cannot open table {}: {e}", path.display()),
+                            )
+                        })?;
                     tables.insert(name, Arc::new(table));
                 }
                 None => {
@@ -273,7 +283,7 @@ impl Catalog {
         dir: &Path,
         meta: TableMeta,
         options: &engine::Options,
-    ) -> OtsResult<Table> {
+    ) -> engine::Result<Table> {
         let engine = Engine::open(
             &dir.join(ENGINE_DIR),
             options.clone(),
@@ -364,7 +374,10 @@ impl Catalog {
         let name = meta.schema.table_name.clone();
         let opened = persist_meta(&dir, &meta)
             .and_then(|()| sync_dir(&instance_dir))
-            .and_then(|()| Catalog::open_table(instance, &dir, meta, &self.engine_options));
+            .and_then(|()| {
+                Catalog::open_table(instance, &dir, meta, &self.engine_options)
+                    .map_err(OtsError::from)
+            });
         match opened {
             Ok(table) => {
                 tables.insert(name, Arc::new(table));

@@ -11,7 +11,7 @@ use super::bloom::{build_filter, row_hash};
 use super::footer::{BlockHandle, Footer, Properties};
 use super::{SstInfo, SstOptions};
 use crate::engine::error::{Error, Result};
-use crate::engine::key;
+use crate::engine::{fault, key};
 
 /// Writes one SSTable. Dropping it without `finish` leaves a partial file the caller deletes.
 pub struct SstBuilder {
@@ -124,6 +124,7 @@ impl SstBuilder {
         };
         let crc = crc32fast::hash(payload);
         let io = |e| Error::io(&self.path, e);
+        fault::check_space(&self.path).map_err(io)?;
         self.file.write_all(payload).map_err(io)?;
         self.file.write_all(&crc.to_le_bytes()).map_err(io)?;
         self.offset += payload.len() as u64 + 4;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::edit::VersionEdit;
 use crate::engine::error::{Error, Result};
+use crate::engine::fault;
 use crate::engine::filename::{self, FileKind};
 
 /// Bytes before each payload: length and checksum.
@@ -161,8 +162,8 @@ impl ManifestWriter {
     /// stop appending to it.
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let record = encode_record(&edit.encode());
-        self.file
-            .write_all(&record)
+        fault::check_space(&self.path)
+            .and_then(|()| self.file.write_all(&record))
             .map_err(|e| Error::io(&self.path, e))?;
         self.file
             .sync_data()

@@ -538,6 +538,12 @@ impl VersionSet {
         self.current.lock().clone()
     }
 
+    /// Whether a failed manifest write stopped the set (nothing more can be logged until the
+    /// engine is reopened).
+    pub fn is_poisoned(&self) -> bool {
+        self.manifest.lock().poisoned
+    }
+
     /// Allocates a fresh file number (for a WAL segment, table or manifest).
     pub fn new_file_number(&self) -> u64 {
         self.next_file_number.fetch_add(1, Ordering::Relaxed)

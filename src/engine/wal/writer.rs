@@ -15,7 +15,7 @@ use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::filename;
+use crate::engine::{fault, filename};
 
 /// Size of one zero-filled extension of a preallocated WAL. Large enough that the metadata
 /// commit it costs is rare, small enough that writing it does not stall a commit for long.
@@ -75,8 +75,14 @@ impl WalWriter {
             synced,
             map: None,
         };
-        w.extend_to(PREALLOCATE_CHUNK_BYTES)?;
-        sync_dir(dir)?;
+        // A log that could not be set up (a full disk) is removed, not left to take space.
+        if let Err(e) = w
+            .extend_to(PREALLOCATE_CHUNK_BYTES)
+            .and_then(|()| sync_dir(dir))
+        {
+            let _ = std::fs::remove_file(&w.path);
+            return Err(e);
+        }
         Ok(w)
     }
 
@@ -88,15 +94,13 @@ impl WalWriter {
         let mut at = self.allocated;
         while at < target {
             let n = (target - at).min(zeros.len() as u64) as usize;
-            self.file
-                .write_all_at(&zeros[..n], at)
+            fault::check_space(&self.path)
+                .and_then(|()| self.file.write_all_at(&zeros[..n], at))
                 .map_err(|e| Error::io(&self.path, e))?;
             at += n as u64;
         }
         if self.synced {
-            self.file
-                .sync_data()
-                .map_err(|e| Error::io(&self.path, e))?;
+            self.file.sync_data().map_err(|e| self.fsync_failed(e))?;
         }
         self.allocated = target;
         if !self.synced {
@@ -117,6 +121,10 @@ impl WalWriter {
 
     /// Appends framed records (not yet durable): one `write` call, or a copy into the
     /// mapping of an unsynced log.
+    ///
+    /// On error the log's end stays where it was: bytes of a partly written frame are
+    /// overwritten by the next append, and until then they fail their checksum, so replay
+    /// ends before them. A full disk is therefore safe to retry once space is freed.
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
         let end = self.bytes + framed.len() as u64;
         if end > self.allocated {
@@ -124,9 +132,7 @@ impl WalWriter {
         }
         match &mut self.map {
             Some(map) => map[self.bytes as usize..end as usize].copy_from_slice(framed),
-            None => self
-                .file
-                .write_all_at(framed, self.bytes)
+            None => fault::write_all_at(&self.file, &self.path, framed, self.bytes)
                 .map_err(|e| Error::io(&self.path, e))?,
         }
         self.bytes = end;
@@ -135,7 +141,16 @@ impl WalWriter {
 
     /// Makes every appended byte durable (fdatasync).
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+        self.file.sync_data().map_err(|e| self.fsync_failed(e))
+    }
+
+    /// A failed fsync is never "disk full" to the caller, whatever its errno: the kernel
+    /// may have dropped the dirty pages, so the engine must stop rather than retry.
+    fn fsync_failed(&self, e: std::io::Error) -> Error {
+        Error::io(
+            &self.path,
+            std::io::Error::other(format!("fdatasync failed: {e}")),
+        )
     }
 
     /// A second handle on the file, for a background syncer.
