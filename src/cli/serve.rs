@@ -101,7 +101,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("catalog open task failed")?
             .map_err(|e| {
-                anyhow::anyhow!("cannot open data dir {}: {e}", args.data_dir.display())
+                // The message is for the operator; the Tablestore code adds nothing here.
+                let dir = args.data_dir.display();
+                anyhow::anyhow!("cannot open data dir {dir}: {}", e.message)
             })?;
     let catalog = Arc::new(catalog);
 

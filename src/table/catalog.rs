@@ -33,6 +33,8 @@ use crate::table::Table;
 const META_FILE: &str = "table.json";
 /// Folder of a table's engine.
 const ENGINE_DIR: &str = "engine";
+/// The file a running otsd locks in the data directory.
+const DIR_LOCK_FILE: &str = "LOCK";
 /// Version of the `table.json` layout.
 const META_FORMAT: u32 = 1;
 
@@ -64,6 +66,32 @@ pub struct Catalog {
     // Open local transactions by id; a sweeper thread drops expired ones.
     transactions: Arc<Mutex<HashMap<String, OpenTransaction>>>,
     txn_timeout: Duration,
+    /// Held for the catalog's life: one process per data directory.
+    _dir_lock: fs::File,
+}
+
+/// Locks `data_dir` for this process, so a second otsd on it fails at start-up with a
+/// clear message instead of serving the tables the first one does not have open.
+fn lock_data_dir(data_dir: &Path) -> OtsResult<fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let path = data_dir.join(DIR_LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err("open data dir lock", &path, e))?;
+    // SAFETY: flock on a valid, owned descriptor has no memory-safety preconditions.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(OtsError::new(
+            ErrorCode::InternalServerError,
+            format!(
+                "another otsd process is using it (it holds {})",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// A registered local transaction: where it lives and its state.
@@ -207,6 +235,7 @@ impl Catalog {
     /// Like `open`, with the engine options every table is opened with.
     pub fn open_with(data_dir: &Path, engine_options: engine::Options) -> OtsResult<Catalog> {
         fs::create_dir_all(data_dir).map_err(|e| io_err("create data dir", data_dir, e))?;
+        let dir_lock = lock_data_dir(data_dir)?;
         let mut instances = HashMap::new();
         let entries = fs::read_dir(data_dir).map_err(|e| io_err("list data dir", data_dir, e))?;
         for entry in entries {
@@ -228,6 +257,7 @@ impl Catalog {
             instances: RwLock::new(instances),
             transactions,
             txn_timeout: transaction::timeout_from_env(),
+            _dir_lock: dir_lock,
         })
     }
 

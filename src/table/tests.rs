@@ -76,6 +76,22 @@ fn expect(row_existence: RowExistence) -> Condition {
 }
 
 #[test]
+fn a_data_dir_is_served_by_one_process_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Catalog::open(dir.path()).unwrap();
+    let Err(second) = Catalog::open(dir.path()) else {
+        panic!("a second catalog opened a data dir in use");
+    };
+    assert!(
+        second.message.contains("another otsd process is using it"),
+        "{}",
+        second.message
+    );
+    drop(first);
+    Catalog::open(dir.path()).expect("the lock goes with the catalog");
+}
+
+#[test]
 fn tables_persist_across_reopen_and_drops_stay_dropped() {
     let dir = tempfile::tempdir().unwrap();
     {
