@@ -140,6 +140,15 @@ impl OtsError {
         )
     }
 
+    /// 503 OTSServerUnavailable when the process has no file descriptor left (a table
+    /// cannot be opened): an operator's limit, named so it can be raised.
+    pub fn out_of_descriptors() -> OtsError {
+        OtsError::new(
+            ErrorCode::ServerUnavailable,
+            "The server has too many open files; raise its open file limit (ulimit -n).",
+        )
+    }
+
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> OtsError {
         OtsError {
@@ -207,6 +216,10 @@ impl From<crate::engine::Error> for OtsError {
                 tracing::error!(error = %full, "write refused: disk full");
                 OtsError::disk_full()
             }
+            short if short.is_out_of_descriptors() => {
+                tracing::error!(error = %short, "out of file descriptors");
+                OtsError::out_of_descriptors()
+            }
             other => {
                 tracing::error!(error = %other, "engine failure");
                 OtsError::internal()
@@ -232,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_disk_is_503_server_unavailable_and_other_engine_failures_500() {
+    fn running_out_of_disk_or_descriptors_is_503_and_other_engine_failures_500() {
         use crate::engine::Error as E;
         let io = |errno| E::io("/d/000001.wal", std::io::Error::from_raw_os_error(errno));
         let full = OtsError::from(io(libc::ENOSPC));
@@ -242,6 +255,9 @@ mod tests {
         );
         assert!(full.message.contains("out of disk space"), "{full}");
         assert_eq!(OtsError::from(io(libc::EDQUOT)).code, full.code);
+        let short = OtsError::from(io(libc::EMFILE));
+        assert_eq!(short.http_status(), 503);
+        assert!(short.message.contains("open file limit"), "{short}");
         let broken = OtsError::from(io(libc::EIO));
         assert_eq!(
             (broken.http_status(), broken.message.as_str()),

@@ -81,6 +81,7 @@ fn parse_wal_sync(text: &str) -> Result<SyncPolicy, String> {
 /// bound, or the final flush fails.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     super::init_tracing(&args.log)?;
+    raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("otsd-worker")
@@ -132,6 +133,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("flush on shutdown failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard limit. Every table holds a few files
+/// open (WAL, manifest, lock) and every client a socket, so the common soft default of 1024
+/// would cap a server at a few hundred tables; the hard limit is what the system allows.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur >= limit.rlim_max
+    {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        ..limit
+    };
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        tracing::debug!(
+            from = limit.rlim_cur,
+            to = raised.rlim_cur,
+            "raised the open file limit"
+        );
+    } else {
+        tracing::warn!(limit = limit.rlim_cur, "cannot raise the open file limit");
+    }
 }
 
 /// The server's keys and limits from the flags.

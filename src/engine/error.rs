@@ -57,6 +57,11 @@ impl Error {
         matches!(self, Error::Io { source, .. } if is_disk_full(source))
     }
 
+    /// Whether this is a lack of file descriptors (EMFILE / ENFILE).
+    pub fn is_out_of_descriptors(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if is_out_of_descriptors(source))
+    }
+
     /// A corruption error for `file` at `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Error {
         Error::Corruption {
@@ -65,6 +70,11 @@ impl Error {
             what: what.into(),
         }
     }
+}
+
+/// Whether an OS error says the process or the system has no file descriptor left.
+pub fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// Whether an OS error says the disk is full or the quota used up (ENOSPC / EDQUOT, or

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::config::ServerConfig;
+use crate::engine::error::is_out_of_descriptors;
 use crate::table::Catalog;
 
 /// What every request handler shares.
@@ -39,6 +40,30 @@ pub struct DrainGuard(
     mpsc::Sender<()>,
 );
 
+/// A descriptor held in reserve for when accept fails for want of descriptors: it is let go
+/// so that one waiting connection can be accepted and closed at once. Without it, clients
+/// would wait in the backlog until their own timeout (the SDKs wait 50 s or more).
+struct SpareDescriptor(Option<std::fs::File>);
+
+impl SpareDescriptor {
+    fn new() -> SpareDescriptor {
+        SpareDescriptor(std::fs::File::open("/dev/null").ok())
+    }
+
+    /// Accepts one waiting connection with the spare descriptor and closes it; false when
+    /// there was no spare to use.
+    async fn shed_one(&mut self, listener: &TcpListener) -> bool {
+        if self.0.take().is_none() {
+            *self = SpareDescriptor::new();
+            return false;
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(10), listener.accept()).await;
+        drop(accepted);
+        *self = SpareDescriptor::new();
+        true
+    }
+}
+
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets in-flight
 /// requests finish (idle keep-alive connections are closed at once) for at most
 /// `config.shutdown_drain`, and returns. Closing the catalog is the caller's job.
@@ -52,6 +77,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(());
     let (drained_tx, mut drained_rx) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
+    let mut spare = SpareDescriptor::new();
 
     loop {
         // Wait for a free slot before accepting, so excess clients queue in the backlog
@@ -67,7 +93,11 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    // Typically EMFILE: back off instead of spinning.
+                    if is_out_of_descriptors(&e) && spare.shed_one(&listener).await {
+                        tracing::warn!("out of file descriptors: closed a new connection");
+                        continue;
+                    }
+                    // Back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;

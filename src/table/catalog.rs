@@ -141,6 +141,9 @@ fn io_err(what: &str, path: &Path, err: std::io::Error) -> OtsError {
     if engine::error::is_disk_full(&err) {
         return OtsError::disk_full();
     }
+    if engine::error::is_out_of_descriptors(&err) {
+        return OtsError::out_of_descriptors();
+    }
     OtsError::internal()
 }
 

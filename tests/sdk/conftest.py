@@ -8,6 +8,7 @@ The binary comes from $OTSD_BIN (default target/debug/otsd). The server prints a
 import itertools
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -35,10 +36,12 @@ def _otsd_bin():
 class OtsdServer:
     """One otsd process over one data directory; restartable on the same directory."""
 
-    def __init__(self, data_dir, env=None):
+    def __init__(self, data_dir, env=None, open_files=None):
         self.data_dir = data_dir
         # Extra environment for the server process (e.g. OTSD_TXN_TIMEOUT_SECS).
         self.env = dict(os.environ, **(env or {}))
+        # (soft, hard) limit on open files for the server process, or None to inherit.
+        self.open_files = open_files
         self.proc = None
         self.endpoint = None
         self.log_path = os.path.join(os.path.dirname(data_dir), os.path.basename(data_dir) + ".log")
@@ -57,6 +60,7 @@ class OtsdServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         log.close()
         deadline = time.monotonic() + timeout_s
@@ -74,6 +78,9 @@ class OtsdServer:
         with open(self.log_path, "rb") as f:
             output = f.read().decode("utf-8", "replace")
         raise RuntimeError(f"otsd did not start; output:\n{output}")
+
+    def _limit_open_files(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def stop(self, timeout_s=30.0):
         """Graceful stop (SIGTERM: drain, flush, exit)."""
