@@ -80,7 +80,7 @@ fn lock_data_dir(data_dir: &Path) -> OtsResult<fs::File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| io_err("open data dir lock", &path, e))?;
+        .map_err(|e| open_err("cannot open", &path, e))?;
     // SAFETY: flock on a valid, owned descriptor has no memory-safety preconditions.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Err(OtsError::new(
@@ -134,6 +134,15 @@ fn start_sweeper(registry: Weak<Mutex<HashMap<String, OpenTransaction>>>) {
 
 fn new_transaction_id() -> String {
     format!("{:032x}", rand::random::<u128>())
+}
+
+/// A failure while opening the data directory at start-up. Only the operator reads it (it
+/// ends the process), so it says what failed where, unlike the generic answer a client gets.
+fn open_err(what: &str, path: &Path, err: impl std::fmt::Display) -> OtsError {
+    OtsError::new(
+        ErrorCode::InternalServerError,
+        format!("{what} {}: {err}", path.display()),
+    )
 }
 
 fn io_err(what: &str, path: &Path, err: std::io::Error) -> OtsError {
@@ -216,15 +225,13 @@ fn read_meta(dir: &Path) -> OtsResult<Option<TableMeta>> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("read table meta", &path, e)),
+        Err(e) => return Err(open_err("cannot read", &path, e)),
     };
-    let meta: TableMeta = serde_json::from_slice(&bytes).map_err(|e| {
-        tracing::error!(path = %path.display(), error = %e, "table meta does not parse");
-        OtsError::internal()
-    })?;
+    let meta: TableMeta =
+        serde_json::from_slice(&bytes).map_err(|e| open_err("cannot parse", &path, e))?;
     if meta.format != META_FORMAT {
-        tracing::error!(path = %path.display(), format = meta.format, "unknown table meta format");
-        return Err(OtsError::internal());
+        let why = format!("format {} is not {META_FORMAT}", meta.format);
+        return Err(open_err("unknown table meta layout in", &path, why));
     }
     Ok(Some(meta))
 }
@@ -237,12 +244,12 @@ impl Catalog {
 
     /// Like `open`, with the engine options every table is opened with.
     pub fn open_with(data_dir: &Path, engine_options: engine::Options) -> OtsResult<Catalog> {
-        fs::create_dir_all(data_dir).map_err(|e| io_err("create data dir", data_dir, e))?;
+        fs::create_dir_all(data_dir).map_err(|e| open_err("cannot create", data_dir, e))?;
         let dir_lock = lock_data_dir(data_dir)?;
         let mut instances = HashMap::new();
-        let entries = fs::read_dir(data_dir).map_err(|e| io_err("list data dir", data_dir, e))?;
+        let entries = fs::read_dir(data_dir).map_err(|e| open_err("cannot list", data_dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| io_err("list data dir", data_dir, e))?;
+            let entry = entry.map_err(|e| open_err("cannot list", data_dir, e))?;
             let Some(instance) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
@@ -270,9 +277,9 @@ impl Catalog {
         options: &engine::Options,
     ) -> OtsResult<BTreeMap<String, Arc<Table>>> {
         let mut tables = BTreeMap::new();
-        let entries = fs::read_dir(dir).map_err(|e| io_err("list instance dir", dir, e))?;
+        let entries = fs::read_dir(dir).map_err(|e| open_err("cannot list", dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| io_err("list instance dir", dir, e))?;
+            let entry = entry.map_err(|e| open_err("cannot list", dir, e))?;
             let path = entry.path();
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;

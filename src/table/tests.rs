@@ -92,6 +92,27 @@ fn a_data_dir_is_served_by_one_process_at_a_time() {
 }
 
 #[test]
+fn start_up_errors_say_what_failed_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let Err(e) = Catalog::open(&file.join("data")) else {
+        panic!("a data dir under a file opened");
+    };
+    assert!(e.message.starts_with("cannot create"), "{}", e.message);
+    assert!(e.message.contains("Not a directory"), "{}", e.message);
+
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("inst/t")).unwrap();
+    std::fs::write(data.join("inst/t/table.json"), b"{bad").unwrap();
+    let Err(e) = Catalog::open(&data) else {
+        panic!("a damaged table.json opened");
+    };
+    assert!(e.message.starts_with("cannot parse"), "{}", e.message);
+    assert!(e.message.contains("table.json"), "{}", e.message);
+}
+
+#[test]
 fn tables_persist_across_reopen_and_drops_stay_dropped() {
     let dir = tempfile::tempdir().unwrap();
     {
