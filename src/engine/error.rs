@@ -62,6 +62,13 @@ impl Error {
         matches!(self, Error::Io { source, .. } if is_out_of_descriptors(source))
     }
 
+    /// Whether a resource ran out that comes back by itself or by the operator's hand (disk
+    /// space, file descriptors): the failed work is refused or retried, and the engine stays
+    /// writable, because nothing on disk was left half done.
+    pub fn is_resource_exhausted(&self) -> bool {
+        self.is_disk_full() || self.is_out_of_descriptors()
+    }
+
     /// A corruption error for `file` at `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Error {
         Error::Corruption {
@@ -85,4 +92,32 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
             e.kind(),
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(errno: i32) -> Error {
+        Error::io("/d/f", std::io::Error::from_raw_os_error(errno))
+    }
+
+    #[test]
+    fn only_a_lack_of_space_or_descriptors_is_resource_exhaustion() {
+        for errno in [libc::ENOSPC, libc::EDQUOT, libc::EMFILE, libc::ENFILE] {
+            assert!(os(errno).is_resource_exhausted(), "errno {errno}");
+        }
+        assert!(os(libc::ENOSPC).is_disk_full() && !os(libc::ENOSPC).is_out_of_descriptors());
+        assert!(os(libc::EMFILE).is_out_of_descriptors() && !os(libc::EMFILE).is_disk_full());
+        for e in [
+            os(libc::EIO),
+            Error::Poisoned,
+            Error::corruption("/d/f", 0, "bad"),
+        ] {
+            assert!(!e.is_resource_exhausted(), "{e}");
+        }
+        // A failed fsync is wrapped (see wal::writer) and must never read as disk full.
+        let fsync = Error::io("/d/f", std::io::Error::other("fdatasync failed: ENOSPC"));
+        assert!(!fsync.is_resource_exhausted());
+    }
 }

@@ -23,8 +23,9 @@ use super::{clone_error, filename, BgState, Inner, ReadView, WriterState};
 
 /// How long a waiter sleeps between re-checks (guards against a missed wake-up).
 const RECHECK: Duration = Duration::from_millis(20);
-/// How long a background job that failed on a full disk waits before it tries again.
-const DISK_FULL_RETRY: Duration = Duration::from_secs(1);
+/// How long a background job that ran out of disk space or descriptors waits before it
+/// tries again.
+const RESOURCE_RETRY: Duration = Duration::from_secs(1);
 
 /// Starts the background worker (and the periodic WAL syncer if the policy asks for one).
 pub(super) fn start_threads(inner: &Arc<Inner>) -> Result<()> {
@@ -217,7 +218,7 @@ pub(super) fn compact_and_wait(inner: &Inner) -> Result<()> {
     }
 }
 
-/// Lets a background job that failed on a full disk run again at once (a caller waits for
+/// Lets a background job that ran out of a resource run again at once (a caller waits for
 /// it); returns the failure count to wait from.
 fn retry_now(bg: &mut BgState) -> u64 {
     if let Some((at, _)) = &mut bg.retry {
@@ -247,10 +248,10 @@ fn may_work(bg: &BgState) -> bool {
             .is_none_or(|(at, _)| Instant::now() >= *at)
 }
 
-/// Records the outcome of a background job. A full disk is retried after `DISK_FULL_RETRY`
-/// with the engine still writable (nothing was lost: the data is still in its WAL or
-/// input tables); any other failure, or one that left the manifest unwritable, stops
-/// writes until the engine is reopened.
+/// Records the outcome of a background job. A full disk or a lack of descriptors is retried
+/// after `RESOURCE_RETRY` with the engine still writable (nothing was lost: the data is
+/// still in its WAL or input tables); any other failure, or one that left the manifest
+/// unwritable, stops writes until the engine is reopened.
 fn record_outcome(inner: &Inner, bg: &mut BgState, result: Result<()>) {
     let e = match result {
         Ok(()) => {
@@ -262,11 +263,11 @@ fn record_outcome(inner: &Inner, bg: &mut BgState, result: Result<()>) {
         Err(e) => e,
     };
     bg.failures += 1;
-    if e.is_disk_full() && !inner.versions.is_poisoned() {
+    if e.is_resource_exhausted() && !inner.versions.is_poisoned() {
         if bg.retry.is_none() {
-            tracing::error!(error = %e, "background flush/compaction: disk full; retrying");
+            tracing::error!(error = %e, "background flush/compaction failed; retrying");
         }
-        bg.retry = Some((Instant::now() + DISK_FULL_RETRY, e));
+        bg.retry = Some((Instant::now() + RESOURCE_RETRY, e));
         return;
     }
     tracing::error!(error = %e, "background flush/compaction failed");

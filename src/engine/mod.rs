@@ -149,8 +149,8 @@ struct BgState {
     manual_done: u64,
     /// A background failure that stops the engine, reported to waiters.
     error: Option<Error>,
-    /// A background failure that passes (disk full): reported to waiters, and the job is
-    /// tried again from this instant on.
+    /// A background failure that passes (disk full, no descriptor left): reported to
+    /// waiters, and the job is tried again from this instant on.
     retry: Option<(std::time::Instant, Error)>,
     /// Failed background jobs so far, so a waiter can tell a failure of its own time.
     failures: u64,
@@ -389,9 +389,9 @@ impl Inner {
         let mut guard = self.writer.lock();
         let w = &mut *guard;
         if let Err(e) = flush::make_room(self, w) {
-            // A full disk (no room for a new WAL, or a flush that cannot write) passes;
-            // the group is refused, nothing of it was written.
-            if !(matches!(e, Error::Stalled(_) | Error::Closed) || e.is_disk_full()) {
+            // A full disk or a lack of descriptors (no new WAL, or a flush that cannot
+            // write) passes; the group is refused, nothing of it was written.
+            if !(matches!(e, Error::Stalled(_) | Error::Closed) || e.is_resource_exhausted()) {
                 self.poison(&e);
             }
             return fail_all(&e);
@@ -431,7 +431,7 @@ impl Inner {
             // the log's end where it was (the next append overwrites any torn bytes, see
             // `WalWriter::append`), and nothing reached the memtable. Writes resume once
             // space is freed; no restart needed.
-            Err(e) if e.is_disk_full() => Err(e),
+            Err(e) if e.is_resource_exhausted() => Err(e),
             Err(e) => {
                 self.poison(&e);
                 Err(e)
