@@ -712,6 +712,9 @@ impl Drop for Engine {
 }
 
 #[cfg(test)]
+mod disk_full_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
