@@ -34,7 +34,7 @@ pub enum ErrorCode {
     ServerBusy,
     /// 503: the operation timed out inside the server.
     Timeout,
-    /// 503: the server cannot take writes now (its disk is full).
+    /// 503: the server is out of a resource (disk space, file descriptors).
     ServerUnavailable,
 }
 

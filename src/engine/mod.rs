@@ -10,7 +10,7 @@ pub mod async_commit;
 pub mod autoinc;
 pub mod batch;
 pub mod error;
-pub mod fault;
+pub(crate) mod fault;
 pub mod filename;
 pub mod iter;
 pub mod key;
@@ -217,27 +217,31 @@ impl Iterator for RowIter {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
-    let path = filename::lock_path(dir);
+/// Opens (creating it if needed) and exclusively flocks `path` without waiting; the lock
+/// lasts as long as the returned file. `None` when another open file holds it.
+pub(crate) fn try_lock_file(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::io::AsRawFd;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    use std::os::unix::io::AsRawFd;
+        .open(path)?;
     // SAFETY: flock on a valid, owned file descriptor has no memory-safety preconditions.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(Error::io(
-            &path,
-            std::io::Error::new(
+    Ok((rc == 0).then_some(file))
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = filename::lock_path(dir);
+    try_lock_file(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .ok_or_else(|| {
+            let held = std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
                 "engine directory is locked by another engine",
-            ),
-        ));
-    }
-    Ok(file)
+            );
+            Error::io(&path, held)
+        })
 }
 
 /// Replays WAL `number` into `mem`; returns the largest seqno seen.

@@ -73,25 +73,18 @@ pub struct Catalog {
 /// Locks `data_dir` for this process, so a second otsd on it fails at start-up with a
 /// clear message instead of serving the tables the first one does not have open.
 fn lock_data_dir(data_dir: &Path) -> OtsResult<fs::File> {
-    use std::os::unix::io::AsRawFd;
     let path = data_dir.join(DIR_LOCK_FILE);
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| open_err("cannot open", &path, e))?;
-    // SAFETY: flock on a valid, owned descriptor has no memory-safety preconditions.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(OtsError::new(
-            ErrorCode::InternalServerError,
-            format!(
-                "another otsd process is using it (it holds {})",
-                path.display()
-            ),
-        ));
-    }
-    Ok(file)
+    engine::try_lock_file(&path)
+        .map_err(|e| open_err("cannot open", &path, e))?
+        .ok_or_else(|| {
+            OtsError::new(
+                ErrorCode::InternalServerError,
+                format!(
+                    "another otsd process is using it (it holds {})",
+                    path.display()
+                ),
+            )
+        })
 }
 
 /// A registered local transaction: where it lives and its state.
