@@ -59,13 +59,9 @@ fn read(e: &Engine, k: i64) -> Option<u8> {
     r.map(|r| r.columns[0].cells[0].value[0])
 }
 
-/// What a write under `disk` with the engine `poisoned` must do: `Ok` when it must succeed.
-fn expect_write(disk: Option<Full>, poisoned: bool) -> std::result::Result<(), &'static str> {
-    match (poisoned, disk) {
-        (true, _) => Err("poisoned"),
-        (false, Some(Full::All)) => Err("disk full"),
-        _ => Ok(()),
-    }
+/// Whether a manifest write failed (the set refuses all later edits until reopen).
+fn manifest_failed(e: &Engine) -> bool {
+    e.inner.versions.is_poisoned()
 }
 
 proptest! {
@@ -92,34 +88,31 @@ proptest! {
                         Some(v) => b.put(&row(k), b"c", Some(1), &[v]),
                         None => b.delete_row(&row(k)),
                     }
-                    match (expect_write(disk, poisoned), e.write(b)) {
-                        (Ok(()), Ok(_)) => match value {
-                            Some(v) => { model.insert(k, v); }
-                            None => { model.remove(&k); }
-                        },
-                        (Err("poisoned"), Err(Error::Poisoned)) => {}
-                        (Err("disk full"), Err(err)) => prop_assert!(err.is_disk_full(), "{}", err),
-                        (want, got) => prop_assert!(false, "{:?} wanted {:?}, got {:?}", op, want, got.map(|_| ())),
+                    match e.write(b) {
+                        Ok(_) => {
+                            prop_assert!(!poisoned, "{:?} went into a stopped engine", op);
+                            prop_assert!(disk != Some(Full::All), "{:?} went onto a full disk", op);
+                            match value {
+                                Some(v) => { model.insert(k, v); }
+                                None => { model.remove(&k); }
+                            }
+                        }
+                        Err(Error::Poisoned) => {
+                            prop_assert!(manifest_failed(&e), "{:?}: stopped with no manifest failure", op);
+                            poisoned = true;
+                        }
+                        Err(err) => {
+                            prop_assert!(err.is_disk_full() && disk == Some(Full::All), "{:?}: {}", op, err);
+                        }
                     }
                 }
                 Op::Flush | Op::Compact => {
                     let result = if matches!(op, Op::Flush) { e.flush() } else { e.compact() };
-                    match (poisoned, disk) {
-                        (true, _) => prop_assert!(result.is_err()),
-                        (false, None) => prop_assert!(result.is_ok(), "{:?}", result.err()),
-                        // A failed manifest write stops writes until reopen (when there was
-                        // a table to log); a full disk otherwise only fails this job.
-                        (false, Some(Full::Manifest)) => {
-                            if result.is_err() {
-                                poisoned = e.inner.versions.is_poisoned();
-                                prop_assert!(poisoned, "only the manifest can have failed");
-                            }
-                        }
-                        (false, Some(_)) => {
-                            if let Err(err) = &result {
-                                prop_assert!(err.is_disk_full(), "{}", err);
-                            }
-                        }
+                    if let Err(err) = result {
+                        prop_assert!(
+                            (disk.is_some() && err.is_disk_full()) || manifest_failed(&e),
+                            "{:?} failed: {}", op, err
+                        );
                     }
                 }
                 Op::Disk(full) => {
@@ -133,6 +126,12 @@ proptest! {
                     e = open(dir.path());
                     poisoned = false;
                 }
+            }
+            // Only a refused manifest record may stop writes, in the foreground or in a
+            // background compaction; the set is marked before the engine is.
+            if e.inner.poisoned.load(std::sync::atomic::Ordering::Acquire) {
+                prop_assert!(manifest_failed(&e), "stopped with no manifest failure after {:?}", op);
+                poisoned = true;
             }
             for k in 0..12 {
                 prop_assert_eq!(read(&e, k), model.get(&k).copied(), "row {} after {:?}", k, op);
