@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use super::error::{Error, Result};
 use super::filename;
-use super::wal::writer::sync_dir;
+use super::fsync::sync_dir;
 
 /// How far past the handed-out value the persisted ceiling is raised (one second of micros).
 pub const RESERVE_AHEAD: i64 = 1_000_000;

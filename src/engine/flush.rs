@@ -357,11 +357,31 @@ fn flush_memtable(inner: &Inner, mem: &Arc<Memtable>) -> Result<()> {
     if let Some(info) = written {
         edit.added.push((0, FileMeta::from_sst(number, info)));
     }
-    inner.versions.log_and_apply(edit)?;
+    log_or_discard(inner, edit)?;
     install_version(inner, Some(mem));
     delete_obsolete_wals(inner, mem.wal_number() + 1);
     tracing::debug!(table = number, entries = mem.len(), "flushed memtable");
     Ok(())
+}
+
+/// Logs `edit` in the manifest. When the manifest refused it and stayed as it was (a full
+/// disk), the tables the edit would add are deleted: nothing names them, and the retry writes
+/// new ones. When it may hold the edit (the set is poisoned), they stay for the reopen.
+fn log_or_discard(inner: &Inner, edit: VersionEdit) -> Result<()> {
+    let moved: Vec<u64> = edit.deleted.iter().map(|&(_, number)| number).collect();
+    let new: Vec<u64> = edit
+        .added
+        .iter()
+        .map(|(_, meta)| meta.number)
+        .filter(|number| !moved.contains(number))
+        .collect();
+    inner.versions.log_and_apply(edit).inspect_err(|_| {
+        if !inner.versions.is_poisoned() {
+            for number in new {
+                let _ = std::fs::remove_file(filename::sst_path(&inner.dir, number));
+            }
+        }
+    })
 }
 
 /// Writes the records of `mem` that any snapshot may still need to a table at `path`;
@@ -463,7 +483,7 @@ fn run_task(inner: &Inner, task: &CompactionTask) -> Result<()> {
         &mut new_file_number,
         inner.options.target_file_size_bytes,
     )?;
-    inner.versions.log_and_apply(edit)?;
+    log_or_discard(inner, edit)?;
     install_version(inner, None);
     tracing::debug!(
         level = task.level,

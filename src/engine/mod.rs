@@ -12,6 +12,7 @@ pub mod batch;
 pub mod error;
 pub(crate) mod fault;
 pub mod filename;
+pub mod fsync;
 pub mod iter;
 pub mod key;
 pub mod memtable;
@@ -1379,21 +1380,58 @@ mod tests {
         assert!((1..=3).all(|r| present(&e, r)));
     }
 
+    fn manifests(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|f| f.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("MANIFEST"))
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn a_failed_manifest_write_still_stops_writes_until_reopen() {
+    fn a_manifest_record_refused_for_a_full_disk_is_cut_off_and_the_flush_retried() {
         let dir = tempfile::tempdir().unwrap();
         {
             let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
             put_row(&e, 1).unwrap();
-            // The table is written, but the manifest record is not: the manifest may end
-            // in a torn record, so nothing more can be logged to it safely.
+            let before = e.inner.versions.manifest_size();
+            // The table is written; half the manifest record lands, then the disk is full.
             fault::set_disk_full(dir.path(), Some(fault::Full::Manifest));
-            assert!(e.flush().is_err());
+            let failed = e.flush().unwrap_err();
+            assert!(failed.is_disk_full(), "{failed}");
+            assert!(!e.inner.versions.is_poisoned());
+            assert_eq!(table_files(dir.path()), 0, "the unlogged table is removed");
+            let manifest = dir.path().join(&manifests(dir.path())[0]);
+            assert_eq!(std::fs::metadata(&manifest).unwrap().len(), before);
+            put_row(&e, 2).unwrap();
             fault::set_disk_full(dir.path(), None);
-            assert!(e.flush().is_err());
-            assert!(matches!(put_row(&e, 2), Err(Error::Poisoned)));
+            e.flush().unwrap();
+            assert_eq!(table_files(dir.path()), 2);
+            put_row(&e, 3).unwrap();
         }
         let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
-        assert!(present(&e, 1));
+        assert!((1..=3).all(|r| present(&e, r)));
+    }
+
+    #[test]
+    fn a_manifest_roll_refused_for_a_full_disk_keeps_the_live_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+            e.inner.versions.set_manifest_roll_bytes(0);
+            let live = manifests(dir.path());
+            put_row(&e, 1).unwrap();
+            fault::set_disk_full(dir.path(), Some(fault::Full::Manifest));
+            assert!(e.flush().unwrap_err().is_disk_full());
+            assert_eq!(manifests(dir.path()), live, "the new manifest is removed");
+            fault::set_disk_full(dir.path(), None);
+            e.flush().unwrap();
+            assert_ne!(manifests(dir.path()), live, "the next edit rolls");
+            put_row(&e, 2).unwrap();
+        }
+        let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        assert!(present(&e, 1) && present(&e, 2));
     }
 }

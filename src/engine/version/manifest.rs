@@ -19,6 +19,7 @@ use super::edit::VersionEdit;
 use crate::engine::error::{Error, Result};
 use crate::engine::fault;
 use crate::engine::filename::{self, FileKind};
+use crate::engine::fsync::{self, sync_dir};
 
 /// Bytes before each payload: length and checksum.
 pub const RECORD_HEADER_LEN: usize = 8;
@@ -136,6 +137,8 @@ pub struct ManifestWriter {
     number: u64,
     file: File,
     size: u64,
+    /// False once a failure may have left bytes past `size` that replay would read.
+    intact: bool,
 }
 
 impl ManifestWriter {
@@ -153,23 +156,37 @@ impl ManifestWriter {
             number,
             file,
             size: 0,
+            intact: true,
         })
     }
 
     /// Appends `edit` as one record and fsyncs; the edit is durable when this returns.
     ///
-    /// Errors: `Io`; after a failure the file may hold a torn record, so the caller must
-    /// stop appending to it.
+    /// Errors: `Io`. When the write itself fails (a full disk), the part of the record that
+    /// landed is cut off again, so the manifest stays as it was and a later append may
+    /// succeed; check `is_intact` before appending after any failure.
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let record = encode_record(&edit.encode());
-        fault::check_space(&self.path)
-            .and_then(|()| self.file.write_all(&record))
-            .map_err(|e| Error::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io(&self.path, e))?;
+        if let Err(e) = fault::write_all_at(&self.file, &self.path, &record, self.size) {
+            // Truncating frees space, so it works on a full disk; the cut need not be
+            // durable: a torn frame that comes back after a crash is a torn tail to replay.
+            if self.file.set_len(self.size).is_err() {
+                self.intact = false;
+            }
+            return Err(Error::io(&self.path, e));
+        }
+        if let Err(e) = fsync::sync_data(&self.file, &self.path) {
+            self.intact = false;
+            return Err(e);
+        }
         self.size += record.len() as u64;
         Ok(())
+    }
+
+    /// Whether the file holds exactly the records appended successfully: no failure left a
+    /// torn record or an unsynced one behind.
+    pub fn is_intact(&self) -> bool {
+        self.intact
     }
 
     /// Bytes written so far.
@@ -186,12 +203,6 @@ impl ManifestWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// Fsyncs the directory so created, renamed or deleted entries survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(|e| Error::io(dir, e))?;
-    d.sync_all().map_err(|e| Error::io(dir, e))
 }
 
 /// The manifest number `CURRENT` names; `None` when there is no `CURRENT` (a new directory).
@@ -218,17 +229,35 @@ pub fn read_current(dir: &Path) -> Result<Option<u64>> {
 }
 
 /// Points `CURRENT` at manifest `number`: write temp, fsync, rename, fsync the directory.
+///
+/// Errors: `Io`. A failure before the rename leaves `CURRENT` as it was (and no temp file);
+/// one after it (making the rename durable) is never a resource shortage, since `CURRENT`
+/// may then name either manifest.
 pub fn set_current(dir: &Path, number: u64) -> Result<()> {
     let tmp = filename::temp_path(dir, filename::CURRENT);
-    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let text = format!("{}\n", filename::manifest_name(number));
-    file.write_all(text.as_bytes())
-        .map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(file);
     let current = filename::current_path(dir);
-    fs::rename(&tmp, &current).map_err(|e| Error::io(&current, e))?;
-    sync_dir(dir)
+    let text = format!("{}\n", filename::manifest_name(number));
+    let staged = write_durably(&tmp, text.as_bytes())
+        .and_then(|()| fs::rename(&tmp, &current).map_err(|e| Error::io(&current, e)));
+    if let Err(e) = staged {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir).map_err(|e| {
+        Error::io(
+            dir,
+            std::io::Error::other(format!("cannot make the new CURRENT durable: {e}")),
+        )
+    })
+}
+
+/// Creates `path` holding `bytes`, fsynced.
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
+    fault::check_space(path)
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|e| Error::io(path, e))?;
+    fsync::sync_data(&file, path)
 }
 
 #[cfg(test)]
@@ -362,6 +391,37 @@ mod tests {
             read_manifest(&path),
             Err(Error::Corruption { offset, .. }) if offset == full.len() as u64
         ));
+    }
+
+    #[test]
+    fn a_record_refused_by_a_full_disk_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ManifestWriter::create(dir.path(), 1).unwrap();
+        w.append(&edit(1)).unwrap();
+        let size = w.size();
+        // Half of the record lands before the disk is full: it is cut off again.
+        fault::set_disk_full(dir.path(), Some(fault::Full::Manifest));
+        assert!(w.append(&edit(2)).is_err());
+        assert!(w.is_intact());
+        assert_eq!(fs::metadata(w.path()).unwrap().len(), size);
+        fault::set_disk_full(dir.path(), None);
+        w.append(&edit(3)).unwrap();
+        assert_eq!(
+            read_manifest(w.path()).unwrap().edits,
+            vec![edit(1), edit(3)]
+        );
+    }
+
+    #[test]
+    fn a_current_refused_by_a_full_disk_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        set_current(dir.path(), 3).unwrap();
+        fault::set_disk_full(dir.path(), Some(fault::Full::All));
+        assert!(set_current(dir.path(), 4).unwrap_err().is_disk_full());
+        fault::set_disk_full(dir.path(), None);
+        assert_eq!(read_current(dir.path()).unwrap(), Some(3));
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temp file is left");
     }
 
     #[test]

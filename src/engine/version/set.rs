@@ -18,6 +18,7 @@ use super::edit::{FileMeta, VersionEdit};
 use super::manifest::{self, ManifestWriter};
 use crate::engine::error::{Error, Result};
 use crate::engine::filename::{self, FileKind};
+use crate::engine::fsync;
 use crate::engine::iter::KvIter;
 use crate::engine::key::{self, SeqNo};
 use crate::engine::merge::{BoxedIter, LevelIter, LevelTable};
@@ -329,7 +330,8 @@ pub struct RecoveryInfo {
 /// The mutable state behind the manifest lock.
 struct ManifestState {
     writer: ManifestWriter,
-    /// Set after a failed manifest write: the file may end in a torn record.
+    /// Set after a manifest write failed in a way that may have left the edit, or a torn part
+    /// of it, in the file.
     poisoned: bool,
 }
 
@@ -589,7 +591,8 @@ impl VersionSet {
     ///
     /// Errors: `InvalidArgument` when the edit does not fit the current version (unknown
     /// deleted file, bad level, overlapping L1+ files), `Io`/`Corruption` opening added
-    /// tables, `Io` writing the manifest (after which the set is `Poisoned`).
+    /// tables, `Io` writing the manifest. A write refused for lack of space or descriptors
+    /// leaves the manifest as it was; after any other failed write the set is `Poisoned`.
     pub fn log_and_apply(&self, mut edit: VersionEdit) -> Result<()> {
         let mut state = self.manifest.lock();
         if state.poisoned {
@@ -598,9 +601,12 @@ impl VersionSet {
         let base = self.current();
         let version = self.build(&base, &edit)?;
         edit.next_file_number = Some(self.next_file_number.load(Ordering::Relaxed));
-        let write = self.persist(&mut state, &mut edit, &version);
-        if let Err(e) = write {
-            state.poisoned = true;
+        if let Err(e) = self.persist(&mut state, &mut edit, &version) {
+            // A resource shortage that left the manifest as it was is the caller's to retry;
+            // after anything else the manifest may hold the edit or a torn part of it.
+            if !(e.is_resource_exhausted() && state.writer.is_intact()) {
+                state.poisoned = true;
+            }
             return Err(e);
         }
         if let Some(n) = edit.log_number {
@@ -626,7 +632,7 @@ impl VersionSet {
     ) -> Result<()> {
         if !edit.added.is_empty() {
             // New tables' directory entries must be durable before the manifest names them.
-            manifest::sync_dir(&self.dir)?;
+            fsync::sync_dir(&self.dir)?;
         }
         if state.writer.size() < self.manifest_roll_bytes.load(Ordering::Relaxed) {
             return state.writer.append(edit);
@@ -635,9 +641,23 @@ impl VersionSet {
         let mut snapshot = self.snapshot_edit(version);
         snapshot.log_number = edit.log_number.or(snapshot.log_number);
         snapshot.last_seqno = edit.last_seqno.max(snapshot.last_seqno);
-        let mut writer = ManifestWriter::create(&self.dir, number)?;
-        writer.append(&snapshot)?;
-        manifest::set_current(&self.dir, number)?;
+        let path = filename::manifest_path(&self.dir, number);
+        let rolled = ManifestWriter::create(&self.dir, number).and_then(|mut writer| {
+            writer.append(&snapshot)?;
+            manifest::set_current(&self.dir, number)?;
+            Ok(writer)
+        });
+        let writer = match rolled {
+            Ok(writer) => writer,
+            Err(e) => {
+                // Short of space or descriptors, CURRENT still names the live manifest and
+                // the new one is only clutter; otherwise either may be current: keep both.
+                if e.is_resource_exhausted() {
+                    remove_quietly(&path);
+                }
+                return Err(e);
+            }
+        };
         let old = std::mem::replace(&mut state.writer, writer);
         remove_quietly(old.path());
         Ok(())

@@ -15,6 +15,7 @@ use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
 
 use crate::engine::error::{Error, Result};
+use crate::engine::fsync::{self, sync_dir};
 use crate::engine::{fault, filename};
 
 /// Size of one zero-filled extension of a preallocated WAL. Large enough that the metadata
@@ -100,7 +101,7 @@ impl WalWriter {
             at += n as u64;
         }
         if self.synced {
-            self.file.sync_data().map_err(|e| self.fsync_failed(e))?;
+            fsync::sync_data(&self.file, &self.path)?;
         }
         self.allocated = target;
         if !self.synced {
@@ -141,16 +142,7 @@ impl WalWriter {
 
     /// Makes every appended byte durable (fdatasync).
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| self.fsync_failed(e))
-    }
-
-    /// A failed fsync is never "disk full" to the caller, whatever its errno: the kernel
-    /// may have dropped the dirty pages, so the engine must stop rather than retry.
-    fn fsync_failed(&self, e: std::io::Error) -> Error {
-        Error::io(
-            &self.path,
-            std::io::Error::other(format!("fdatasync failed: {e}")),
-        )
+        fsync::sync_data(&self.file, &self.path)
     }
 
     /// A second handle on the file, for a background syncer.
@@ -172,13 +164,6 @@ impl WalWriter {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
-}
-
-/// fsyncs a directory so that created / renamed / deleted names in it survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 /// Hashes tickets (distinct u64s) with one multiply: SipHash was a visible cost per write.
