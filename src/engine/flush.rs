@@ -275,7 +275,11 @@ fn record_outcome(inner: &Inner, bg: &mut BgState, result: Result<()>) {
     bg.error = Some(e);
 }
 
+/// How often a budget seal that keeps failing (a full disk) is logged again.
+const SEAL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
 fn background_loop(inner: &Inner) {
+    let mut seal_warned: Option<Instant> = None;
     loop {
         let manual;
         {
@@ -296,8 +300,15 @@ fn background_loop(inner: &Inner) {
                 }
                 // Over the shared budget: the writer lock is taken after the bg lock is let go.
                 drop(bg);
-                if let Err(e) = seal_for_budget(inner) {
-                    tracing::warn!(error = %e, "cannot seal a memtable for the write budget");
+                match seal_for_budget(inner) {
+                    Ok(()) => seal_warned = None,
+                    Err(e) => {
+                        // Retried every wake-up; one line a minute says it as well.
+                        if seal_warned.is_none_or(|at| at.elapsed() >= SEAL_WARNING_INTERVAL) {
+                            tracing::warn!(error = %e, "cannot seal a memtable for the write budget");
+                            seal_warned = Some(Instant::now());
+                        }
+                    }
                 }
                 bg = inner.bg.lock();
             }
