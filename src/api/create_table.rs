@@ -1,6 +1,7 @@
 //! CreateTable: checks the schema, options and throughput, then creates the table.
 
 use crate::api::convert::{decode_request, encode_response};
+use crate::api::index::index_from_wire;
 use crate::error::{OtsError, OtsResult};
 use crate::protocol::pb;
 use crate::table::schema::{
@@ -93,11 +94,11 @@ pub fn refuse_stream(spec: Option<&pb::StreamSpecification>) -> OtsResult<()> {
 /// Handles CreateTable.
 pub fn create_table(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::CreateTableRequest = decode_request(body)?;
-    if !req.index_metas.is_empty() {
-        return Err(OtsError::param(
-            "Secondary indexes are not supported by otsd.",
-        ));
-    }
+    let indexes = req
+        .index_metas
+        .into_iter()
+        .map(index_from_wire)
+        .collect::<OtsResult<Vec<_>>>()?;
     refuse_stream(req.stream_spec.as_ref())?;
     if req.sse_spec.as_ref().is_some_and(|sse| sse.enable) {
         return Err(OtsError::param(
@@ -107,6 +108,6 @@ pub fn create_table(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult
     let options = options_from_wire(req.table_options.as_ref());
     let reserved = reserved_from_wire(&req.reserved_throughput.capacity_unit);
     let schema = schema_from_wire(req.table_meta)?;
-    catalog.create_table(instance, schema, &options, reserved)?;
+    catalog.create_table_with_indexes(instance, schema, &options, reserved, indexes)?;
     Ok(encode_response(&pb::CreateTableResponse {}))
 }

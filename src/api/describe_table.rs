@@ -1,6 +1,7 @@
 //! DescribeTable: schema, options, reserved throughput and status of one table.
 
 use crate::api::convert::{decode_request, encode_response};
+use crate::api::index::index_to_wire;
 use crate::error::OtsResult;
 use crate::protocol::pb;
 use crate::table::schema::{CapacityUnits, DefinedColumnType, PkType, TableOptions};
@@ -43,7 +44,7 @@ pub fn table_meta_to_wire(meta: &TableMeta) -> pb::TableMeta {
         table_name: meta.schema.table_name.clone(),
         primary_key,
         defined_column,
-        index_meta: vec![],
+        index_meta: meta.indexes.iter().map(index_to_wire).collect(),
     }
 }
 
@@ -80,6 +81,7 @@ pub fn describe_table(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResu
         table_options: options_to_wire(&meta.options),
         table_status: pb::TableStatus::Active as i32,
         creation_time: Some(meta.creation_time_us),
+        index_metas: meta.indexes.iter().map(index_to_wire).collect(),
         ..Default::default()
     }))
 }

@@ -11,6 +11,7 @@ mod delete_table;
 mod describe_table;
 mod get_range;
 mod get_row;
+mod index;
 mod list_table;
 pub mod single_row;
 mod transaction;
@@ -30,6 +31,8 @@ pub enum Api {
     ComputeSplitPointsBySize,
     AddDefinedColumn,
     DeleteDefinedColumn,
+    CreateIndex,
+    DropIndex,
     PutRow,
     GetRow,
     UpdateRow,
@@ -54,6 +57,8 @@ impl Api {
             "ComputeSplitPointsBySize" => Api::ComputeSplitPointsBySize,
             "AddDefinedColumn" => Api::AddDefinedColumn,
             "DeleteDefinedColumn" => Api::DeleteDefinedColumn,
+            "CreateIndex" => Api::CreateIndex,
+            "DropIndex" => Api::DropIndex,
             "PutRow" => Api::PutRow,
             "GetRow" => Api::GetRow,
             "UpdateRow" => Api::UpdateRow,
@@ -94,6 +99,8 @@ impl Api {
             Api::ComputeSplitPointsBySize => "ComputeSplitPointsBySize",
             Api::AddDefinedColumn => "AddDefinedColumn",
             Api::DeleteDefinedColumn => "DeleteDefinedColumn",
+            Api::CreateIndex => "CreateIndex",
+            Api::DropIndex => "DropIndex",
             Api::PutRow => "PutRow",
             Api::GetRow => "GetRow",
             Api::UpdateRow => "UpdateRow",
@@ -123,6 +130,8 @@ pub fn handle(catalog: &Catalog, api: Api, instance: &str, body: &[u8]) -> OtsRe
         }
         Api::AddDefinedColumn => defined_column::add_defined_column(catalog, instance, body),
         Api::DeleteDefinedColumn => defined_column::delete_defined_column(catalog, instance, body),
+        Api::CreateIndex => index::create_index(catalog, instance, body),
+        Api::DropIndex => index::drop_index(catalog, instance, body),
         Api::PutRow | Api::UpdateRow | Api::DeleteRow => {
             single_row::SingleRowWrite::decode(api, body)?.run(catalog, instance)
         }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::PkValue;
 use crate::engine::{self, Engine};
 use crate::error::{ErrorCode, OtsError, OtsResult};
+use crate::table::index::{self, IndexMeta};
 use crate::table::limits;
 use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::schema::{
@@ -55,6 +56,12 @@ pub struct TableMeta {
     pub last_decrease_time_secs: Option<i64>,
     /// When the table was created, in microseconds since epoch.
     pub creation_time_us: i64,
+    /// Secondary indexes, in creation order.
+    #[serde(default)]
+    pub indexes: Vec<IndexMeta>,
+    /// The id the next index gets (ids are never reused).
+    #[serde(default)]
+    pub next_index_id: u32,
 }
 
 /// All instances and their tables under one data directory.
@@ -66,6 +73,8 @@ pub struct Catalog {
     // Open local transactions by id; a sweeper thread drops expired ones.
     transactions: Arc<Mutex<HashMap<String, OpenTransaction>>>,
     txn_timeout: Duration,
+    /// Serializes CreateIndex and DropIndex (each allocates ids and names).
+    index_ddl: Mutex<()>,
     /// Held for the catalog's life: one process per data directory.
     _dir_lock: fs::File,
 }
@@ -260,6 +269,7 @@ impl Catalog {
             instances: RwLock::new(instances),
             transactions,
             txn_timeout: transaction::timeout_from_env(),
+            index_ddl: Mutex::new(()),
             _dir_lock: dir_lock,
         })
     }
@@ -297,7 +307,11 @@ impl Catalog {
                                 format!("cannot open table {}: {e}", path.display()),
                             )
                         })?;
-                    tables.insert(name, Arc::new(table));
+                    let table = Arc::new(table);
+                    for meta in table.indexes().iter() {
+                        tables.insert(meta.name.clone(), Arc::new(table.index_table(meta)));
+                    }
+                    tables.insert(name, table);
                 }
                 None => {
                     // A create that crashed before its meta file was renamed into place.
@@ -355,8 +369,26 @@ impl Catalog {
         self.instances
             .read()
             .get(instance)
-            .map(|t| t.keys().cloned().collect())
+            .map(|t| {
+                t.iter()
+                    .filter(|(_, table)| table.index_of().is_none())
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// The base table `name` of `instance`, for an operation that an index table refuses.
+    ///
+    /// Errors: as `table`, and 400 OTSParameterInvalid naming `what` for an index table.
+    fn base_table(&self, instance: &str, name: &str, what: &str) -> OtsResult<Arc<Table>> {
+        let table = self.table(instance, name)?;
+        match table.index_of() {
+            None => Ok(table),
+            Some(base) => Err(OtsError::param(format!(
+                "'{name}' is an index table of '{base}': {what} applies to tables only."
+            ))),
+        }
     }
 
     /// Creates a table (schema already validated by the caller or here).
@@ -370,13 +402,38 @@ impl Catalog {
         options: &TableOptionsPatch,
         reserved: CapacityUnits,
     ) -> OtsResult<()> {
+        self.create_table_with_indexes(instance, schema, options, reserved, Vec::new())
+    }
+
+    /// Creates a table with secondary indexes (their ids are assigned here).
+    ///
+    /// Errors: as `create_table`, plus 400 for an index `IndexMeta::validate` or
+    /// `index::check_base_options` refuses and 409 for an index name already taken.
+    pub fn create_table_with_indexes(
+        &self,
+        instance: &str,
+        schema: TableSchema,
+        options: &TableOptionsPatch,
+        reserved: CapacityUnits,
+        mut indexes: Vec<IndexMeta>,
+    ) -> OtsResult<()> {
         validate_instance_name(instance)?;
         schema.validate()?;
         let options = TableOptions::default().apply(options)?;
         validate_reserved(&reserved)?;
+        if !indexes.is_empty() {
+            index::check_base_options(&options)?;
+        }
+        for i in 0..indexes.len() {
+            indexes[i].id = i as u32;
+            indexes[i].validate(&schema, &indexes[..i])?;
+        }
         let mut instances = self.instances.write();
         let tables = instances.entry(instance.to_string()).or_default();
-        if tables.contains_key(&schema.table_name) {
+        let names = std::iter::once(&schema.table_name).chain(indexes.iter().map(|i| &i.name));
+        if names.clone().any(|name| tables.contains_key(name))
+            || indexes.iter().any(|i| i.name == schema.table_name)
+        {
             return Err(OtsError::table_exists());
         }
         if tables.len() >= limits::MAX_TABLES_PER_INSTANCE {
@@ -403,6 +460,8 @@ impl Catalog {
             last_increase_time_secs: created / 1_000_000,
             last_decrease_time_secs: None,
             creation_time_us: created,
+            next_index_id: indexes.len() as u32,
+            indexes,
         };
         let name = meta.schema.table_name.clone();
         let opened = persist_meta(&dir, &meta)
@@ -413,7 +472,11 @@ impl Catalog {
             });
         match opened {
             Ok(table) => {
-                tables.insert(name, Arc::new(table));
+                let table = Arc::new(table);
+                for meta in table.indexes().iter() {
+                    tables.insert(meta.name.clone(), Arc::new(table.index_table(meta)));
+                }
+                tables.insert(name, table);
                 Ok(())
             }
             Err(e) => {
@@ -433,9 +496,12 @@ impl Catalog {
         options: &TableOptionsPatch,
         reserved: Option<CapacityUnits>,
     ) -> OtsResult<TableMeta> {
-        let table = self.table(instance, name)?;
+        let table = self.base_table(instance, name, "UpdateTable")?;
         table.update_meta(|meta| {
             meta.options = meta.options.apply(options)?;
+            if !meta.indexes.is_empty() {
+                index::check_base_options(&meta.options)?;
+            }
             if let Some(cu) = reserved {
                 validate_reserved(&cu)?;
                 let now = now_us() / 1_000_000;
@@ -463,11 +529,79 @@ impl Catalog {
         name: &str,
         change: impl FnOnce(&mut Vec<DefinedColumnSchema>) -> OtsResult<()>,
     ) -> OtsResult<TableMeta> {
-        let table = self.table(instance, name)?;
+        let table = self.base_table(instance, name, "changing defined columns")?;
         table.update_meta(|meta| {
             change(&mut meta.schema.defined_columns)?;
-            meta.schema.validate()
+            meta.schema.validate()?;
+            // An index may not lose a column it reads, nor see its type change.
+            for (i, index) in meta.indexes.iter().enumerate() {
+                index.validate(&meta.schema, &meta.indexes[..i])?;
+            }
+            Ok(())
         })
+    }
+
+    /// CreateIndex: adds a secondary index to a table, filled from its stored rows when
+    /// `include_base_data` is set (writes to the table wait meanwhile). The index is readable
+    /// by its name from the start; rows written later are indexed as they commit.
+    ///
+    /// Errors: 404 for a missing table; 400 for an index table, options that do not allow
+    /// indexes or an index `IndexMeta::validate` refuses; 409 OTSObjectAlreadyExist when a
+    /// table or index has the name, 409 OTSRowOperationConflict while a local transaction
+    /// is open on the table; engine and I/O failures.
+    pub fn create_index(
+        &self,
+        instance: &str,
+        table_name: &str,
+        mut index: IndexMeta,
+        include_base_data: bool,
+    ) -> OtsResult<()> {
+        let _ddl = self.index_ddl.lock();
+        let table = self.base_table(instance, table_name, "CreateIndex")?;
+        let meta = table.meta();
+        index::check_base_options(&meta.options)?;
+        index.id = meta.next_index_id;
+        index.validate(&meta.schema, &meta.indexes)?;
+        {
+            let mut instances = self.instances.write();
+            let tables = instances.entry(instance.to_string()).or_default();
+            if tables.contains_key(&index.name) {
+                return Err(OtsError::table_exists());
+            }
+            // The id is spent before any row is written: a crash mid-fill leaves rows only
+            // in a key space no later index gets.
+            table.update_meta(|m| {
+                m.next_index_id = index.id + 1;
+                Ok(())
+            })?;
+            tables.insert(index.name.clone(), Arc::new(table.index_table(&index)));
+        }
+        let installed = table.install_index(&index, include_base_data);
+        if installed.is_err() {
+            self.forget_index(instance, &index.name);
+        }
+        installed
+    }
+
+    /// DropIndex: removes a table's secondary index and its rows.
+    ///
+    /// Errors: 404 for a missing table or index, 400 for an index table; I/O failures.
+    pub fn drop_index(&self, instance: &str, table_name: &str, index_name: &str) -> OtsResult<()> {
+        let _ddl = self.index_ddl.lock();
+        let table = self.base_table(instance, table_name, "DropIndex")?;
+        let index = table.remove_index(index_name)?;
+        self.forget_index(instance, index_name);
+        table.clear_index(&index);
+        Ok(())
+    }
+
+    /// Removes the index table `name` from `instance`'s names.
+    fn forget_index(&self, instance: &str, name: &str) {
+        if let Some(tables) = self.instances.write().get_mut(instance) {
+            if tables.get(name).is_some_and(|t| t.index_of().is_some()) {
+                tables.remove(name);
+            }
+        }
     }
 
     /// Sets the idle timeout of transactions started from now on (tests).
@@ -486,7 +620,7 @@ impl Catalog {
         table_name: &str,
         key: Vec<(String, PkInput)>,
     ) -> OtsResult<String> {
-        let table = self.table(instance, table_name)?;
+        let table = self.base_table(instance, table_name, "a transaction")?;
         let first = table
             .schema()
             .primary_key
@@ -595,6 +729,16 @@ impl Catalog {
             let tables = instances
                 .get_mut(instance)
                 .ok_or_else(|| missing_table(name))?;
+            let table = tables.get(name).ok_or_else(|| missing_table(name))?;
+            if let Some(base) = table.index_of() {
+                return Err(OtsError::param(format!(
+                    "'{name}' is an index table of '{base}': drop it with DropIndex."
+                )));
+            }
+            // The indexes' rows live in the table's engine and go with it.
+            for index in table.indexes().iter() {
+                tables.remove(&index.name);
+            }
             tables.remove(name).ok_or_else(|| missing_table(name))?
         };
         self.transactions
@@ -617,7 +761,8 @@ impl Catalog {
     pub fn close(&self) -> OtsResult<()> {
         let instances = self.instances.read();
         let mut result = Ok(());
-        for table in instances.values().flat_map(|t| t.values()) {
+        let bases = instances.values().flat_map(|t| t.values());
+        for table in bases.filter(|t| t.index_of().is_none()) {
             if let Err(e) = table.engine().close() {
                 tracing::error!(table = table.name(), error = %e, "closing table");
                 result = Err(OtsError::internal());

@@ -5,6 +5,8 @@ pub mod capacity;
 pub mod catalog;
 pub mod condition;
 pub mod filter;
+pub mod index;
+mod index_data;
 pub mod limits;
 pub mod read;
 pub mod row;
@@ -21,8 +23,9 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, PkValue};
 use crate::error::OtsResult;
+use index::IndexMeta;
 use row_lock::{RowGuard, RowLocks};
 use transaction::Transaction;
 
@@ -49,12 +52,22 @@ fn stripe(bytes: &[u8], stripes: usize) -> usize {
 }
 
 /// One open table: its meta, its engine and the row locks that make check-and-write atomic.
+///
+/// A secondary index is a `Table` too, read-only, over its base table's engine: its rows
+/// live there under `key_prefix` (see `index`).
 pub struct Table {
     instance: String,
     dir: PathBuf,
     schema: TableSchema,
     meta: RwLock<TableMeta>,
-    engine: Engine,
+    engine: Arc<Engine>,
+    /// Prepended to every row key this table encodes: empty for a base table.
+    key_prefix: Vec<u8>,
+    /// For an index, the name of its base table.
+    index_of: Option<String>,
+    /// A base table's indexes. Writers hold it shared from staging a row to its commit, so
+    /// an index is created or dropped between writes, never in the middle of one.
+    indexes: RwLock<Arc<Vec<IndexMeta>>>,
     row_locks: RowLocks,
     partition_gates: Box<[RwLock<()>]>,
     // Encoded partition key -> the transaction holding it.
@@ -68,13 +81,69 @@ impl Table {
             instance,
             dir,
             schema: meta.schema.clone(),
+            indexes: RwLock::new(Arc::new(meta.indexes.clone())),
             meta: RwLock::new(meta),
-            engine,
+            engine: Arc::new(engine),
+            key_prefix: Vec::new(),
+            index_of: None,
             row_locks: RowLocks::default(),
             partition_gates: (0..PARTITION_GATE_STRIPES)
                 .map(|_| RwLock::new(()))
                 .collect(),
             held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The read-only table of `index`, one of this table's indexes, over this table's engine.
+    pub fn index_table(&self, index: &IndexMeta) -> Table {
+        let base = self.meta();
+        let meta = TableMeta {
+            schema: index.schema(&base.schema),
+            indexes: Vec::new(),
+            next_index_id: 0,
+            reserved: Default::default(),
+            ..base
+        };
+        Table {
+            instance: self.instance.clone(),
+            dir: self.dir.clone(),
+            schema: meta.schema.clone(),
+            meta: RwLock::new(meta),
+            engine: Arc::clone(&self.engine),
+            key_prefix: index.key_prefix(),
+            index_of: Some(self.name().to_string()),
+            indexes: RwLock::new(Arc::new(Vec::new())),
+            row_locks: RowLocks::default(),
+            partition_gates: Box::new([RwLock::new(())]),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// For an index table, the name of its base table.
+    pub fn index_of(&self) -> Option<&str> {
+        self.index_of.as_deref()
+    }
+
+    /// The current secondary indexes of a base table.
+    pub fn indexes(&self) -> Arc<Vec<IndexMeta>> {
+        Arc::clone(&self.indexes.read())
+    }
+
+    /// The engine key of the row `values` (with an index's key-space prefix).
+    fn row_key<'a>(&self, values: impl IntoIterator<Item = &'a PkValue>) -> Vec<u8> {
+        let mut row_key = self.key_prefix.clone();
+        row_key.extend(crate::engine::key::encode_row_key(values));
+        row_key
+    }
+
+    /// Errors with 400 when this table is an index: only its base table's writes change it.
+    fn check_writable(&self) -> OtsResult<()> {
+        match &self.index_of {
+            None => Ok(()),
+            Some(base) => Err(crate::error::OtsError::param(format!(
+                "'{}' is an index table and cannot be written; write to its table '{base}'.",
+                self.name()
+            ))),
         }
     }
 
@@ -193,5 +262,7 @@ impl Table {
     }
 }
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! GetRow and GetRange on a table: key validation, the engine read, projection to
 //! columns_to_get, and GetRange's paging rules (limit, 5000 rows, 4 MB, next start key).
 
-use crate::engine::{self, key, Direction, RowIter};
+use crate::engine::{self, Direction, RowIter};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
+use crate::table::index;
 use crate::table::limits;
 use crate::table::row::{PrimaryKey, ReadSpec, RowData};
 use crate::table::schema::{validate_pk, PkInput, PkUse};
@@ -38,11 +39,35 @@ fn concrete(pk: Vec<(String, PkInput)>) -> PrimaryKey {
         .collect()
 }
 
-fn encode(pk: &PrimaryKey) -> Vec<u8> {
-    key::encode_row_key(pk.iter().map(|(_, v)| v))
-}
-
 impl Table {
+    fn encode(&self, pk: &PrimaryKey) -> Vec<u8> {
+        self.row_key(pk.iter().map(|(_, v)| v))
+    }
+
+    fn decode_buf(&self, row: &engine::RowBuf) -> OtsResult<RowData> {
+        RowData::from_row_buf_in(self.schema(), row, self.key_prefix.len())
+    }
+
+    fn decode_row(&self, row: engine::Row) -> OtsResult<RowData> {
+        RowData::from_engine_in(self.schema(), row, self.key_prefix.len())
+    }
+
+    /// Keeps a base table's scan below the index key space (an INF_MAX bound sorts above
+    /// it); an index's bounds already lie inside its own prefix.
+    fn clamp_to_rows(&self, start: &mut Vec<u8>, end: &mut Vec<u8>, direction: Direction) {
+        if !self.key_prefix.is_empty() {
+            return;
+        }
+        let limit = index::base_space_end();
+        let bound = match direction {
+            Direction::Forward => end,
+            Direction::Backward => start,
+        };
+        if *bound > limit {
+            *bound = limit;
+        }
+    }
+
     /// GetRow: the row at `pk`, shaped by `spec`; `None` when absent or projected away.
     ///
     /// Errors: key and spec errors (400), engine failures.
@@ -69,17 +94,17 @@ impl Table {
         if let Some(txn) = txn {
             txn.check_partition(pk.first().map(|(_, v)| v))?;
         }
-        let row_key = encode(&pk);
+        let row_key = self.encode(&pk);
         let read = spec.read_options(self.schema());
         let row = match txn {
             Some(_) => match self.read_row(&row_key, &read, txn)? {
-                Some(row) => Some(RowData::from_engine(self.schema(), row)?),
+                Some(row) => Some(self.decode_row(row)?),
                 None => None,
             },
             None => READ_BUF.with_borrow_mut(|buf| -> OtsResult<Option<RowData>> {
                 let found = self.engine().get_row_into(&row_key, &read, buf)?;
                 let row = match found {
-                    true => Some(RowData::from_row_buf(self.schema(), buf)?),
+                    true => Some(self.decode_buf(buf)?),
                     false => None,
                 };
                 buf.trim(READ_BUF_KEEP_BYTES);
@@ -131,7 +156,7 @@ impl Table {
             None => limits::MAX_RANGE_ROWS,
         };
         let (start, end) = (concrete(start), concrete(end));
-        let (start_key, end_key) = (encode(&start), encode(&end));
+        let (mut start_key, mut end_key) = (self.encode(&start), self.encode(&end));
         match direction {
             Direction::Forward if start_key >= end_key => {
                 return Err(OtsError::param(
@@ -149,6 +174,7 @@ impl Table {
             txn.check_partition(start.first().map(|(_, v)| v))?;
             txn.check_partition(end.first().map(|(_, v)| v))?;
         }
+        self.clamp_to_rows(&mut start_key, &mut end_key, direction);
         let read = spec.read_options(self.schema());
         let scan = self.engine().scan(&start_key, &end_key, direction, &read)?;
         let mut source = RangeSource {
@@ -207,18 +233,18 @@ struct RangeSource<'a, 't> {
 
 impl RangeSource<'_, '_> {
     fn next_row(&mut self) -> OtsResult<Option<RowData>> {
-        let schema = self.table.schema();
+        let table = self.table;
         if self.peeked.is_none() && self.touched.peek().is_none() {
             // Nothing to merge: decode straight from the scan's lent row.
             return match self.scan.next_ref()? {
-                Some(row) => Ok(Some(RowData::from_row_buf(schema, row)?)),
+                Some(row) => Ok(Some(table.decode_buf(row)?)),
                 None => Ok(None),
             };
         }
         loop {
             if self.peeked.is_none() {
                 if let Some(row) = self.scan.next_ref()? {
-                    self.peeked = Some((row.key().to_vec(), RowData::from_row_buf(schema, row)?));
+                    self.peeked = Some((row.key().to_vec(), table.decode_buf(row)?));
                 }
             }
             let take_touched = match (self.touched.peek(), &self.peeked) {
@@ -240,7 +266,7 @@ impl RangeSource<'_, '_> {
             }
             // A row the transaction deleted reads as `None`: skip to the next one.
             if let Some(row) = self.table.read_row(&row_key, self.read, self.txn)? {
-                return Ok(Some(RowData::from_engine(schema, row)?));
+                return Ok(Some(table.decode_row(row)?));
             }
         }
     }

@@ -58,6 +58,16 @@ impl RowData {
     ///
     /// Errors: 500 when stored bytes do not decode (logged with the table name).
     pub fn from_engine(schema: &TableSchema, row: engine::Row) -> OtsResult<RowData> {
+        Self::from_engine_in(schema, row, 0)
+    }
+
+    /// Like `from_engine` for a row whose key starts with `prefix_len` bytes of key-space
+    /// prefix (an index row).
+    pub fn from_engine_in(
+        schema: &TableSchema,
+        row: engine::Row,
+        prefix_len: usize,
+    ) -> OtsResult<RowData> {
         let columns = row.columns.iter().map(|c| {
             let cells = c
                 .cells
@@ -65,18 +75,28 @@ impl RowData {
                 .map(|cell| (cell.version_ms, cell.value.as_slice()));
             (c.name.as_slice(), cells)
         });
-        Self::decode(schema, &row.key, columns)
+        Self::decode(schema, row.key.get(prefix_len..).unwrap_or(&[]), columns)
     }
 
     /// Decodes a row lent by an engine scan or point read, without an owned copy first.
     ///
     /// Errors: as `from_engine`.
     pub fn from_row_buf(schema: &TableSchema, row: &engine::RowBuf) -> OtsResult<RowData> {
+        Self::from_row_buf_in(schema, row, 0)
+    }
+
+    /// Like `from_row_buf` for a row whose key starts with `prefix_len` bytes of key-space
+    /// prefix (an index row).
+    pub fn from_row_buf_in(
+        schema: &TableSchema,
+        row: &engine::RowBuf,
+        prefix_len: usize,
+    ) -> OtsResult<RowData> {
         let columns = row.columns().map(|c| {
             let cells = c.cells().map(|cell| (cell.version_ms, cell.value));
             (c.name(), cells)
         });
-        Self::decode(schema, row.key(), columns)
+        Self::decode(schema, row.key().get(prefix_len..).unwrap_or(&[]), columns)
     }
 
     fn decode<'a, C>(

@@ -243,6 +243,22 @@ impl TxnSession<'_> {
     }
 }
 
+/// The row `base` (as read with `read`) becomes once `ops` are applied (ops on other rows
+/// are skipped), shaped by `read` as an engine read would shape it.
+pub(crate) fn apply_to_row(
+    base: Option<engine::Row>,
+    ops: &[BatchOp],
+    row_key: &[u8],
+    read: &ReadOptions,
+    data: engine::DataOptions,
+) -> Option<engine::Row> {
+    let mut model = RowModel::from_engine(base);
+    for op in ops.iter().filter(|op| op.row() == row_key) {
+        model.apply(op);
+    }
+    model.shape(row_key, read, data, now_ms())
+}
+
 /// A row's cells in memory, to replay buffered changes over committed data.
 #[derive(Debug, Default)]
 struct RowModel {

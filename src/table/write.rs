@@ -10,6 +10,7 @@ use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::condition::Condition;
+use crate::table::index::IndexMeta;
 use crate::table::limits;
 use crate::table::row::{pk_len, ColumnChange, PrimaryKey, RowData};
 use crate::table::row_lock::RowGuard;
@@ -19,7 +20,10 @@ use crate::table::value::Value;
 use crate::table::{now_ms, stripe, transaction, Table, PARTITION_GATE_STRIPES};
 
 /// Partition gates and row locks held across a commit (see `Table::lock_and_stage`).
-type WriteGuards<'a> = (Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
+type WriteGuards<'a> = (IndexGuard<'a>, Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
+
+/// The table's indexes, held shared from staging a row to its commit.
+type IndexGuard<'a> = RwLockReadGuard<'a, Arc<Vec<IndexMeta>>>;
 
 /// What a write returns besides its capacity (ReturnContent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -339,7 +343,8 @@ impl Table {
     ) -> OtsResult<WriteOutcome> {
         let _gate = self.admit_write(&p.pk, txn.as_deref())?;
         let _guard = self.lock_row(&p.row_key);
-        let (batch, consumed) = self.stage(p, condition, txn.as_deref())?;
+        let indexes = self.indexes.read();
+        let (batch, consumed) = self.stage(p, condition, txn.as_deref(), &indexes)?;
         self.apply_batch(batch, txn.as_deref_mut())?;
         let returned = self.returned_row(&p.pk, &p.row_key, ret, txn.as_deref())?;
         Ok(WriteOutcome { consumed, returned })
@@ -352,6 +357,10 @@ impl Table {
     /// a blocking thread and waits there instead.
     ///
     /// Errors: as `write_row_in`.
+    // The gate, row lock and index guards must span the commit, so they are held across its
+    // await on purpose: they are only try-locked here, never waited for on a runtime thread,
+    // and whoever waits for them does so on a blocking thread (`send_guard`).
+    #[allow(clippy::await_holding_lock)]
     pub async fn write_row_async(
         self: Arc<Self>,
         write: RowWrite,
@@ -383,10 +392,16 @@ impl Table {
                 }
             },
         };
-        let (batch, consumed) = self.stage(&p, &condition, None)?;
+        let Some(indexes) = self.indexes.try_read() else {
+            drop((lock, gate));
+            return Arc::clone(&self)
+                .write_prepared_blocking(p, condition, ret)
+                .await;
+        };
+        let (batch, consumed) = self.stage(&p, &condition, None, &indexes)?;
         self.engine().write_async(batch).await?;
         let returned = self.returned_row(&p.pk, &p.row_key, &ret, None)?;
-        drop((lock, gate));
+        drop((indexes, lock, gate));
         Ok(WriteOutcome { consumed, returned })
     }
 
@@ -534,17 +549,18 @@ impl Table {
         let locks = self
             .row_locks
             .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
+        let indexes = self.indexes.read();
         let staged = rows
             .iter()
             .map(|(p, condition, _)| {
                 let p = p.as_ref().map_err(Clone::clone)?;
                 self.check_partition_free(&p.pk)?;
-                let (batch, consumed) = self.stage(p, condition, None)?;
+                let (batch, consumed) = self.stage(p, condition, None, &indexes)?;
                 sink(batch);
                 Ok(consumed)
             })
             .collect();
-        ((gates, locks), staged)
+        ((indexes, gates, locks), staged)
     }
 
     /// Read guards on the partition gates of `partitions`, in gate order, each gate once.
@@ -579,6 +595,7 @@ impl Table {
         condition: &Condition,
         in_txn: bool,
     ) -> OtsResult<PreparedWrite> {
+        self.check_writable()?;
         let (kind, pk, changes) = match write {
             RowWrite::Put { pk, cells } => {
                 self.check_changes(&cells, now_ms())?;
@@ -596,7 +613,7 @@ impl Table {
             RowWrite::Delete { pk } => (WriteKind::Delete, pk, Vec::new()),
         };
         let (pk, generated) = self.resolve_pk(pk, kind, condition, in_txn)?;
-        let row_key = key::encode_row_key(pk.iter().map(|(_, v)| v));
+        let row_key = self.row_key(pk.iter().map(|(_, v)| v));
         let size = pk_len(&pk) + changes.iter().map(ColumnChange::size_bytes).sum::<usize>();
         Ok(PreparedWrite {
             kind,
@@ -654,11 +671,13 @@ impl Table {
 
     /// Checks the row's condition against stored data and builds its batch. The caller holds
     /// the row's gate and lock (or the key was generated), so check and write are atomic.
+    /// The batch carries the changes the write makes to `indexes` too.
     fn stage(
         &self,
         p: &PreparedWrite,
         condition: &Condition,
         txn: Option<&TxnSession<'_>>,
+        indexes: &[IndexMeta],
     ) -> OtsResult<(WriteBatch, Consumed)> {
         let mut consumed = self.check_existence(&p.row_key, condition, p.size, txn)?;
         let mut batch = WriteBatch::new();
@@ -677,6 +696,7 @@ impl Table {
             }
             WriteKind::Delete => batch.delete_row(&p.row_key),
         }
+        self.stage_index_changes(indexes, &p.pk, &p.row_key, p.generated, txn, &mut batch)?;
         Ok((batch, consumed))
     }
 

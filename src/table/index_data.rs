@@ -1,0 +1,197 @@
+//! A table's secondary indexes as data: keeping them current on every write, filling a new
+//! index from the rows already stored, and clearing a dropped one.
+
+use std::sync::Arc;
+
+use crate::engine::{self, key, Direction, ReadOptions, WriteBatch};
+use crate::error::{ErrorCode, OtsError, OtsResult};
+use crate::table::index::{self, IndexMeta};
+use crate::table::row::PrimaryKey;
+use crate::table::transaction::{self, TxnSession};
+use crate::table::Table;
+
+/// Rows written per batch while filling or clearing an index.
+const BULK_BATCH_ROWS: usize = 1000;
+
+fn unreadable_key(table: &str) -> OtsError {
+    tracing::error!(table, "stored row key does not decode");
+    OtsError::internal()
+}
+
+impl Table {
+    /// What index maintenance reads of a row: the newest version of every column an index
+    /// uses.
+    fn index_read(&self, indexes: &[IndexMeta]) -> ReadOptions {
+        let mut columns: Vec<Vec<u8>> = indexes
+            .iter()
+            .flat_map(|i| i.attribute_columns(self.schema()))
+            .map(|c| c.as_bytes().to_vec())
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        ReadOptions {
+            max_versions: 1,
+            columns: Some(columns),
+            ..ReadOptions::default()
+        }
+    }
+
+    /// Appends to `batch` (the base row's own write) the index changes it causes: the row
+    /// before is read under the row's lock, the row after is that row with `batch` applied.
+    pub(super) fn stage_index_changes(
+        &self,
+        indexes: &[IndexMeta],
+        pk: &PrimaryKey,
+        row_key: &[u8],
+        generated: bool,
+        txn: Option<&TxnSession<'_>>,
+        batch: &mut WriteBatch,
+    ) -> OtsResult<()> {
+        if indexes.is_empty() {
+            return Ok(());
+        }
+        let read = self.index_read(indexes);
+        // A freshly generated key has no stored row.
+        let before = match generated {
+            true => None,
+            false => self.read_row(row_key, &read, txn)?,
+        };
+        let after = transaction::apply_to_row(
+            before.clone(),
+            batch.ops(),
+            row_key,
+            &read,
+            self.engine().data_options(),
+        );
+        index::stage_changes(
+            indexes,
+            self.schema(),
+            pk,
+            before.as_ref(),
+            after.as_ref(),
+            batch,
+        );
+        Ok(())
+    }
+
+    /// Adds `index` to this table: fills it from the stored rows when `fill` is set, then
+    /// records it in the meta. Writers wait meanwhile, so none is missed or indexed twice.
+    ///
+    /// Errors: 409 OTSRowOperationConflict while a local transaction is open on the table
+    /// (its buffered writes were staged without the index); engine and I/O failures, after
+    /// which the index's rows are cleared again.
+    pub(super) fn install_index(&self, index: &IndexMeta, fill: bool) -> OtsResult<()> {
+        let mut indexes = self.indexes.write();
+        if self.held.lock().values().any(|t| t.is_live()) {
+            return Err(OtsError::new(
+                ErrorCode::RowOperationConflict,
+                "A local transaction is open on the table; commit or abort it first.",
+            ));
+        }
+        let installed = match fill {
+            true => self.fill_index(index),
+            false => Ok(()),
+        }
+        .and_then(|()| {
+            self.update_meta(|meta| {
+                meta.indexes.push(index.clone());
+                Ok(())
+            })
+            .map(|_| ())
+        });
+        if let Err(e) = installed {
+            self.clear_index(index);
+            return Err(e);
+        }
+        let mut next = (**indexes).clone();
+        next.push(index.clone());
+        *indexes = Arc::new(next);
+        Ok(())
+    }
+
+    /// Removes the index `name` from this table's meta and from its writers; its rows stay
+    /// until `clear_index`.
+    ///
+    /// Errors: 404 OTSObjectNotExist when the table has no such index; I/O failures.
+    pub(super) fn remove_index(&self, name: &str) -> OtsResult<IndexMeta> {
+        let mut indexes = self.indexes.write();
+        let Some(index) = indexes.iter().find(|i| i.name == name).cloned() else {
+            return Err(OtsError::new(
+                ErrorCode::ObjectNotExist,
+                "Requested index does not exist.",
+            ));
+        };
+        self.update_meta(|meta| {
+            meta.indexes.retain(|i| i.name != name);
+            Ok(())
+        })?;
+        let next = indexes.iter().filter(|i| i.name != name).cloned().collect();
+        *indexes = Arc::new(next);
+        Ok(index)
+    }
+
+    /// Writes the index row of every stored row (the caller keeps writers out).
+    fn fill_index(&self, index: &IndexMeta) -> OtsResult<()> {
+        let read = self.index_read(std::slice::from_ref(index));
+        let start = key::encode_row_key(&[engine::PkValue::InfMin]);
+        let mut rows =
+            self.engine()
+                .scan(&start, &index::base_space_end(), Direction::Forward, &read)?;
+        let names: Vec<String> = self
+            .schema()
+            .primary_key
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let mut batch = WriteBatch::new();
+        while let Some(row) = rows.next_ref()? {
+            let values =
+                key::decode_row_key(row.key()).ok_or_else(|| unreadable_key(self.name()))?;
+            let pk: PrimaryKey = names.iter().cloned().zip(values).collect();
+            if let Some(entry) = index.row_of(self.schema(), &pk, Some(&row.to_row())) {
+                index::write_row(&entry, &mut batch);
+            }
+            if batch.len() >= BULK_BATCH_ROWS {
+                self.engine().write(std::mem::take(&mut batch))?;
+            }
+        }
+        if !batch.is_empty() {
+            self.engine().write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every row of `index` (dropped, or never finished). Best effort: a row left
+    /// behind sits in a key space no index uses any more.
+    pub(super) fn clear_index(&self, index: &IndexMeta) {
+        if let Err(e) = self.try_clear_index(index) {
+            tracing::warn!(table = self.name(), index = %index.name, error = %e.message, "could not clear the rows of an index");
+        }
+    }
+
+    fn try_clear_index(&self, index: &IndexMeta) -> OtsResult<()> {
+        let prefix = index.key_prefix();
+        let (mut start, mut end) = (prefix.clone(), prefix);
+        start.push(0x00);
+        end.push(0xFF);
+        let read = ReadOptions {
+            max_versions: 1,
+            columns: Some(Vec::new()),
+            ..ReadOptions::default()
+        };
+        let mut rows = self
+            .engine()
+            .scan(&start, &end, Direction::Forward, &read)?;
+        let mut batch = WriteBatch::new();
+        while let Some(row) = rows.next_ref()? {
+            batch.delete_row(row.key());
+            if batch.len() >= BULK_BATCH_ROWS {
+                self.engine().write(std::mem::take(&mut batch))?;
+            }
+        }
+        if !batch.is_empty() {
+            self.engine().write(batch)?;
+        }
+        Ok(())
+    }
+}
