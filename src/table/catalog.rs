@@ -308,8 +308,9 @@ impl Catalog {
                             )
                         })?;
                     let table = Arc::new(table);
-                    for meta in table.indexes().iter() {
-                        tables.insert(meta.name.clone(), Arc::new(table.index_table(meta)));
+                    for index in table.indexes().iter() {
+                        let name = index.meta.name.clone();
+                        tables.insert(name, Arc::new(table.index_table(&index.meta)));
                     }
                     tables.insert(name, table);
                 }
@@ -473,8 +474,9 @@ impl Catalog {
         match opened {
             Ok(table) => {
                 let table = Arc::new(table);
-                for meta in table.indexes().iter() {
-                    tables.insert(meta.name.clone(), Arc::new(table.index_table(meta)));
+                for index in table.indexes().iter() {
+                    let name = index.meta.name.clone();
+                    tables.insert(name, Arc::new(table.index_table(&index.meta)));
                 }
                 tables.insert(name, table);
                 Ok(())
@@ -737,7 +739,7 @@ impl Catalog {
             }
             // The indexes' rows live in the table's engine and go with it.
             for index in table.indexes().iter() {
-                tables.remove(&index.name);
+                tables.remove(&index.meta.name);
             }
             tables.remove(name).ok_or_else(|| missing_table(name))?
         };

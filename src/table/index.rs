@@ -64,6 +64,17 @@ pub struct IndexMeta {
     pub id: u32,
 }
 
+/// An index as the writes of its table use it: its meta and the index table's schema,
+/// resolved once against the table's current schema (defined columns added since the table
+/// was created included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    /// What the index is.
+    pub meta: IndexMeta,
+    /// The index table's schema (see `IndexMeta::schema`).
+    pub schema: TableSchema,
+}
+
 /// One index row: its full engine key and the covered cells (name, version, stored value).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexRow {
@@ -238,13 +249,22 @@ impl IndexMeta {
             defined_columns,
         }
     }
+}
+
+impl Index {
+    /// `meta` resolved against `base`, its table's current schema.
+    pub fn new(meta: IndexMeta, base: &TableSchema) -> Index {
+        let schema = meta.schema(base);
+        Index { meta, schema }
+    }
 
     /// Every base attribute column this index reads.
     pub fn attribute_columns<'a>(&'a self, base: &'a TableSchema) -> impl Iterator<Item = &'a str> {
-        self.primary_key
+        self.meta
+            .primary_key
             .iter()
             .filter(|name| !base.is_pk_column(name))
-            .chain(&self.defined_columns)
+            .chain(&self.meta.defined_columns)
             .map(String::as_str)
     }
 
@@ -263,21 +283,15 @@ impl IndexMeta {
 
     /// The index row of a base row (`pk` and its newest cells, `row`); `None` when the row
     /// is absent or lacks a key column (or holds one of the wrong type or too long).
-    pub fn row_of(
-        &self,
-        base: &TableSchema,
-        pk: &PrimaryKey,
-        row: Option<&engine::Row>,
-    ) -> Option<IndexRow> {
+    pub fn row_of(&self, pk: &PrimaryKey, row: Option<&engine::Row>) -> Option<IndexRow> {
         let row = row?;
         let latest = |name: &str| -> Option<(i64, &[u8])> {
             let column = row.columns.iter().find(|c| c.name == name.as_bytes())?;
             let cell = column.cells.first()?;
             Some((cell.version_ms, cell.value.as_slice()))
         };
-        let schema = self.schema(base);
-        let mut values = Vec::with_capacity(schema.primary_key.len());
-        for column in &schema.primary_key {
+        let mut values = Vec::with_capacity(self.schema.primary_key.len());
+        for column in &self.schema.primary_key {
             if let Some((_, v)) = pk.iter().find(|(n, _)| *n == column.name) {
                 values.push(v.clone());
                 continue;
@@ -285,9 +299,10 @@ impl IndexMeta {
             let (_, stored) = latest(&column.name)?;
             values.push(key_value(column.pk_type, stored)?);
         }
-        let mut key = self.key_prefix();
+        let mut key = self.meta.key_prefix();
         key.extend(key::encode_row_key(&values));
         let cells = self
+            .meta
             .defined_columns
             .iter()
             .filter_map(|name| {
@@ -316,7 +331,7 @@ fn key_value(pk_type: PkType, stored: &[u8]) -> Option<PkValue> {
 /// row written again even if unchanged, as the service's index sync would (so a row written
 /// after an index was created without base data is indexed).
 pub fn stage_changes(
-    indexes: &[IndexMeta],
+    indexes: &[Index],
     base: &TableSchema,
     pk: &PrimaryKey,
     before: Option<&engine::Row>,
@@ -328,8 +343,8 @@ pub fn stage_changes(
         .map(|index| index.touched_by(base, batch.ops()))
         .collect();
     for (index, touched) in indexes.iter().zip(touched) {
-        let old = index.row_of(base, pk, before);
-        let new = index.row_of(base, pk, after);
+        let old = index.row_of(pk, before);
+        let new = index.row_of(pk, after);
         if old == new && !touched {
             continue;
         }
@@ -465,15 +480,15 @@ mod tests {
 
     #[test]
     fn a_row_without_a_key_column_or_with_the_wrong_type_is_not_indexed() {
-        let (b, i) = (base(), index(&["c"], &["d"]));
-        assert!(i.row_of(&b, &pk(), None).is_none());
+        let i = Index::new(index(&["c"], &["d"]), &base());
+        assert!(i.row_of(&pk(), None).is_none());
         assert!(i
-            .row_of(&b, &pk(), Some(&row(&[("d", 1, Value::Double(1.5))])))
+            .row_of(&pk(), Some(&row(&[("d", 1, Value::Double(1.5))])))
             .is_none());
         let wrong = row(&[("c", 1, Value::String("no".into()))]);
-        assert!(i.row_of(&b, &pk(), Some(&wrong)).is_none());
+        assert!(i.row_of(&pk(), Some(&wrong)).is_none());
         let good = row(&[("c", 5, Value::Integer(9)), ("d", 6, Value::Double(1.5))]);
-        let r = i.row_of(&b, &pk(), Some(&good)).unwrap();
+        let r = i.row_of(&pk(), Some(&good)).unwrap();
         let mut expected = key_prefix(7);
         // The listed column, then the base key in base order.
         expected.extend(key::encode_row_key(&[
@@ -490,7 +505,7 @@ mod tests {
 
     #[test]
     fn a_changed_key_deletes_the_old_index_row_and_an_unchanged_row_writes_nothing() {
-        let (b, i) = (base(), index(&["c"], &[]));
+        let (b, i) = (base(), Index::new(index(&["c"], &[]), &base()));
         let before = row(&[("c", 1, Value::Integer(1))]);
         let after = row(&[("c", 2, Value::Integer(2))]);
         let mut batch = WriteBatch::new();
@@ -511,8 +526,8 @@ mod tests {
             Some(&after),
             &mut batch,
         );
-        let old = i.row_of(&b, &pk(), Some(&before)).unwrap();
-        let new = i.row_of(&b, &pk(), Some(&after)).unwrap();
+        let old = i.row_of(&pk(), Some(&before)).unwrap();
+        let new = i.row_of(&pk(), Some(&after)).unwrap();
         let rows: Vec<&[u8]> = batch.ops().iter().map(|op| op.row()).collect();
         assert_eq!(rows, [old.key.as_slice(), new.key.as_slice()]);
         let mut gone = WriteBatch::new();

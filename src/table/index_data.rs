@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::engine::{self, key, Direction, ReadOptions, WriteBatch};
 use crate::error::{ErrorCode, OtsError, OtsResult};
-use crate::table::index::{self, IndexMeta};
+use crate::table::index::{self, Index, IndexMeta};
 use crate::table::row::PrimaryKey;
 use crate::table::transaction::{self, TxnSession};
 use crate::table::Table;
@@ -21,7 +21,7 @@ fn unreadable_key(table: &str) -> OtsError {
 impl Table {
     /// What index maintenance reads of a row: the newest version of every column an index
     /// uses.
-    fn index_read(&self, indexes: &[IndexMeta]) -> ReadOptions {
+    fn index_read(&self, indexes: &[Index]) -> ReadOptions {
         let mut columns: Vec<Vec<u8>> = indexes
             .iter()
             .flat_map(|i| i.attribute_columns(self.schema()))
@@ -40,7 +40,7 @@ impl Table {
     /// before is read under the row's lock, the row after is that row with `batch` applied.
     pub(super) fn stage_index_changes(
         &self,
-        indexes: &[IndexMeta],
+        indexes: &[Index],
         pk: &PrimaryKey,
         row_key: &[u8],
         generated: bool,
@@ -88,8 +88,9 @@ impl Table {
                 "A local transaction is open on the table; commit or abort it first.",
             ));
         }
+        let active = Index::new(index.clone(), &self.meta().schema);
         let installed = match fill {
-            true => self.fill_index(index),
+            true => self.fill_index(&active),
             false => Ok(()),
         }
         .and_then(|()| {
@@ -104,7 +105,7 @@ impl Table {
             return Err(e);
         }
         let mut next = (**indexes).clone();
-        next.push(index.clone());
+        next.push(active);
         *indexes = Arc::new(next);
         Ok(())
     }
@@ -115,7 +116,7 @@ impl Table {
     /// Errors: 404 OTSObjectNotExist when the table has no such index; I/O failures.
     pub(super) fn remove_index(&self, name: &str) -> OtsResult<IndexMeta> {
         let mut indexes = self.indexes.write();
-        let Some(index) = indexes.iter().find(|i| i.name == name).cloned() else {
+        let Some(index) = indexes.iter().find(|i| i.meta.name == name) else {
             return Err(OtsError::new(
                 ErrorCode::ObjectNotExist,
                 "Requested index does not exist.",
@@ -125,13 +126,18 @@ impl Table {
             meta.indexes.retain(|i| i.name != name);
             Ok(())
         })?;
-        let next = indexes.iter().filter(|i| i.name != name).cloned().collect();
+        let index = index.meta.clone();
+        let next = indexes
+            .iter()
+            .filter(|i| i.meta.name != name)
+            .cloned()
+            .collect();
         *indexes = Arc::new(next);
         Ok(index)
     }
 
     /// Writes the index row of every stored row (the caller keeps writers out).
-    fn fill_index(&self, index: &IndexMeta) -> OtsResult<()> {
+    fn fill_index(&self, index: &Index) -> OtsResult<()> {
         let read = self.index_read(std::slice::from_ref(index));
         let start = key::encode_row_key(&[engine::PkValue::InfMin]);
         let mut rows =
@@ -148,7 +154,7 @@ impl Table {
             let values =
                 key::decode_row_key(row.key()).ok_or_else(|| unreadable_key(self.name()))?;
             let pk: PrimaryKey = names.iter().cloned().zip(values).collect();
-            if let Some(entry) = index.row_of(self.schema(), &pk, Some(&row.to_row())) {
+            if let Some(entry) = index.row_of(&pk, Some(&row.to_row())) {
                 index::write_row(&entry, &mut batch);
             }
             if batch.len() >= BULK_BATCH_ROWS {

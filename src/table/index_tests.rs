@@ -460,3 +460,53 @@ fn indexes_are_read_only_and_go_with_their_table() {
     let catalog = open(dir.path());
     assert!(catalog.table("i", "by_e").is_err());
 }
+
+#[test]
+fn an_index_on_a_defined_column_added_after_creation_uses_its_declared_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = open(dir.path());
+    catalog
+        .create_table(
+            "i",
+            schema(),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+        )
+        .unwrap();
+    catalog
+        .change_defined_columns("i", "t", |columns| {
+            columns.push(DefinedColumnSchema {
+                name: "m".into(),
+                column_type: DefinedColumnType::Integer,
+            });
+            Ok(())
+        })
+        .unwrap();
+    catalog
+        .create_index("i", "t", index("by_m", "m", &[]), false)
+        .unwrap();
+    let put_m = |k: i64, m: i64| {
+        let t = catalog.table("i", "t").unwrap();
+        let cells = vec![ColumnChange::Put {
+            name: "m".into(),
+            value: Value::Integer(m),
+            timestamp_ms: None,
+        }];
+        t.put_row(pk(k), cells, &Condition::default(), &ReturnKind::None)
+            .unwrap();
+    };
+    put_m(1, 30);
+    put_m(2, 10);
+    let keys: Vec<Vec<PkValue>> = actual(&catalog.table("i", "by_m").unwrap())
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let row = |m, k| vec![PkValue::Integer(m), PkValue::Integer(k)];
+    assert_eq!(keys, [row(10, 2), row(30, 1)]);
+    // The index keeps the column from being dropped.
+    let dropped = catalog.change_defined_columns("i", "t", |columns| {
+        columns.retain(|c| c.name != "m");
+        Ok(())
+    });
+    assert!(dropped.is_err());
+}

@@ -25,7 +25,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::engine::{Engine, PkValue};
 use crate::error::OtsResult;
-use index::IndexMeta;
+use index::{Index, IndexMeta};
 use row_lock::{RowGuard, RowLocks};
 use transaction::Transaction;
 
@@ -67,7 +67,7 @@ pub struct Table {
     index_of: Option<String>,
     /// A base table's indexes. Writers hold it shared from staging a row to its commit, so
     /// an index is created or dropped between writes, never in the middle of one.
-    indexes: RwLock<Arc<Vec<IndexMeta>>>,
+    indexes: RwLock<Arc<Vec<Index>>>,
     row_locks: RowLocks,
     partition_gates: Box<[RwLock<()>]>,
     // Encoded partition key -> the transaction holding it.
@@ -81,7 +81,12 @@ impl Table {
             instance,
             dir,
             schema: meta.schema.clone(),
-            indexes: RwLock::new(Arc::new(meta.indexes.clone())),
+            indexes: RwLock::new(Arc::new(
+                meta.indexes
+                    .iter()
+                    .map(|i| Index::new(i.clone(), &meta.schema))
+                    .collect(),
+            )),
             meta: RwLock::new(meta),
             engine: Arc::new(engine),
             key_prefix: Vec::new(),
@@ -125,7 +130,7 @@ impl Table {
     }
 
     /// The current secondary indexes of a base table.
-    pub fn indexes(&self) -> Arc<Vec<IndexMeta>> {
+    pub fn indexes(&self) -> Arc<Vec<Index>> {
         Arc::clone(&self.indexes.read())
     }
 

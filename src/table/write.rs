@@ -10,7 +10,7 @@ use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::condition::Condition;
-use crate::table::index::IndexMeta;
+use crate::table::index::Index;
 use crate::table::limits;
 use crate::table::row::{pk_len, ColumnChange, PrimaryKey, RowData};
 use crate::table::row_lock::RowGuard;
@@ -23,7 +23,7 @@ use crate::table::{now_ms, stripe, transaction, Table, PARTITION_GATE_STRIPES};
 type WriteGuards<'a> = (IndexGuard<'a>, Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
 
 /// The table's indexes, held shared from staging a row to its commit.
-type IndexGuard<'a> = RwLockReadGuard<'a, Arc<Vec<IndexMeta>>>;
+type IndexGuard<'a> = RwLockReadGuard<'a, Arc<Vec<Index>>>;
 
 /// What a write returns besides its capacity (ReturnContent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -677,7 +677,7 @@ impl Table {
         p: &PreparedWrite,
         condition: &Condition,
         txn: Option<&TxnSession<'_>>,
-        indexes: &[IndexMeta],
+        indexes: &[Index],
     ) -> OtsResult<(WriteBatch, Consumed)> {
         let mut consumed = self.check_existence(&p.row_key, condition, p.size, txn)?;
         let mut batch = WriteBatch::new();

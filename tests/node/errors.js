@@ -123,9 +123,10 @@ async function unsupportedApis() {
   const unsupported = (promise, api) =>
     expectError(promise, 400, 'OTSParameterInvalid', `Unsupported operation: '${api}'.`);
   await unsupported(call(client, 'listSearchIndex', { tableName: T }), 'ListSearchIndex');
-  await unsupported(call(client, 'createIndex', {
-    mainTableName: T, indexMeta: { name: 'idx', primaryKey: ['seq'], definedColumn: [] },
-  }), 'CreateIndex');
+  await unsupported(call(client, 'createSearchIndex', {
+    tableName: T, indexName: 'ne_search',
+    schema: { fieldSchemas: [{ fieldName: 'v', fieldType: TableStore.FieldType.KEYWORD }] },
+  }), 'CreateSearchIndex');
   await unsupported(call(client, 'sqlQuery', { query: `select * from ${T}` }), 'SQLQuery');
 }
 

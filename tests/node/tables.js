@@ -145,7 +145,7 @@ async function invalidTableParameters() {
   assert.ok(!listed.some((n) => n.startsWith('nt_bad') || n.startsWith('nt_no_pk')), 'nothing was created');
 }
 
-// otsd serves no stream APIs, so a request to enable a stream is refused (as index_metas are),
+// otsd serves no stream APIs, so a request to enable a stream is refused,
 // never accepted and silently dropped; a request to keep streams disabled is accepted.
 async function streamRequestsAreRefused() {
   const name = 'nt_stream';

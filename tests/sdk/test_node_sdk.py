@@ -20,6 +20,7 @@ SCRIPTS = [
     "conditions.js",    # column conditions on writes, filters on reads
     "batch.js",         # batchWriteRow / batchGetRow across tables, per-row errors
     "transactions.js",  # local transactions
+    "indexes.js",       # secondary indexes: create/describe/maintain/read/drop, index errors
     "errors.js",        # auth, missing tables, invalid keys and cells, unsupported APIs
 ]
 
