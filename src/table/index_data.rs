@@ -20,18 +20,29 @@ fn unreadable_key(table: &str) -> OtsError {
 
 impl Table {
     /// What index maintenance reads of a row: the newest version of every column an index
-    /// uses.
+    /// uses. An index keyed by primary-key columns only has a row exactly while the base row
+    /// exists, which every column decides: then the whole row is read.
     fn index_read(&self, indexes: &[Index]) -> ReadOptions {
-        let mut columns: Vec<Vec<u8>> = indexes
-            .iter()
-            .flat_map(|i| i.attribute_columns(self.schema()))
-            .map(|c| c.as_bytes().to_vec())
-            .collect();
-        columns.sort_unstable();
-        columns.dedup();
+        let schema = self.schema();
+        let keyed_by_pk_only = indexes.iter().any(|i| {
+            i.meta
+                .primary_key
+                .iter()
+                .all(|name| schema.is_pk_column(name))
+        });
+        let columns = (!keyed_by_pk_only).then(|| {
+            let mut columns: Vec<Vec<u8>> = indexes
+                .iter()
+                .flat_map(|i| i.attribute_columns(schema))
+                .map(|c| c.as_bytes().to_vec())
+                .collect();
+            columns.sort_unstable();
+            columns.dedup();
+            columns
+        });
         ReadOptions {
             max_versions: 1,
-            columns: Some(columns),
+            columns,
             ..ReadOptions::default()
         }
     }

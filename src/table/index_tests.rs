@@ -48,6 +48,7 @@ enum Change {
     PutN(i64),
     PutA(i64),
     DeleteE,
+    DeleteA,
     IncrementN(i64),
 }
 
@@ -82,6 +83,7 @@ fn change() -> impl Strategy<Value = Change> {
         (0i64..4).prop_map(Change::PutN),
         (0i64..100).prop_map(Change::PutA),
         Just(Change::DeleteE),
+        Just(Change::DeleteA),
         (-2i64..3).prop_map(Change::IncrementN),
     ]
 }
@@ -163,6 +165,7 @@ fn to_change(c: &Change) -> ColumnChange {
         Change::PutN(n) => put("n", Value::Integer(*n)),
         Change::PutA(a) => put("a", Value::Integer(*a)),
         Change::DeleteE => ColumnChange::DeleteAllVersions { name: "e".into() },
+        Change::DeleteA => ColumnChange::DeleteAllVersions { name: "a".into() },
         Change::IncrementN(d) => ColumnChange::Increment {
             name: "n".into(),
             delta: *d,
@@ -178,6 +181,7 @@ fn apply(row: &mut Attrs, changes: &[Change]) {
             Change::PutN(n) => row.n = Some(*n),
             Change::PutA(a) => row.a = Some(*a),
             Change::DeleteE => row.e = None,
+            Change::DeleteA => row.a = None,
             Change::IncrementN(d) => row.n = Some(row.n.unwrap_or(0) + d),
         }
     }
@@ -187,7 +191,7 @@ fn distinct_columns(changes: &[Change]) -> bool {
     let name = |c: &Change| match c {
         Change::PutE(_) | Change::DeleteE => 'e',
         Change::PutN(_) | Change::IncrementN(_) => 'n',
-        Change::PutA(_) => 'a',
+        Change::PutA(_) | Change::DeleteA => 'a',
     };
     let mut names: Vec<char> = changes.iter().map(name).collect();
     names.sort_unstable();
@@ -268,7 +272,11 @@ proptest! {
                 schema(),
                 &TableOptionsPatch::default(),
                 CapacityUnits::default(),
-                vec![index("by_e", "e", &["a"]), index("by_n", "n", &[])],
+                vec![
+                    index("by_e", "e", &["a"]),
+                    index("by_n", "n", &[]),
+                    index("by_k", "k", &[]),
+                ],
             )
             .unwrap();
         let mut model: BTreeMap<i64, Attrs> = BTreeMap::new();
@@ -339,7 +347,13 @@ proptest! {
                 .filter(|(_, a)| exists(a))
                 .map(|(k, _)| *k)
                 .collect();
-            prop_assert_eq!(base, present, "base rows after {:?}", op);
+            prop_assert_eq!(&base, &present, "base rows after {:?}", op);
+            // Keyed by the primary key alone, an index has a row exactly for each base row.
+            let by_k: Vec<i64> = actual(&catalog.table("i", "by_k").unwrap())
+                .iter()
+                .map(|(key, _)| match key[0] { PkValue::Integer(k) => k, _ => unreachable!() })
+                .collect();
+            prop_assert_eq!(by_k, present, "by_k after {:?}", op);
             let e_index = catalog.table("i", "by_e").unwrap();
             prop_assert_eq!(actual(&e_index), expected(&model, true), "by_e after {:?}", op);
             match catalog.table("i", "by_n") {
