@@ -260,6 +260,21 @@ fn open(dir: &std::path::Path) -> Catalog {
     Catalog::open(dir).unwrap()
 }
 
+/// A catalog in `dir` with table `i`/`t` of [`schema`] and `indexes`.
+fn with_indexes(dir: &std::path::Path, indexes: Vec<IndexMeta>) -> Catalog {
+    let catalog = open(dir);
+    catalog
+        .create_table_with_indexes(
+            "i",
+            schema(),
+            &TableOptionsPatch::default(),
+            CapacityUnits::default(),
+            indexes,
+        )
+        .unwrap();
+    catalog
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -372,16 +387,7 @@ proptest! {
 #[test]
 fn a_transaction_keeps_its_indexes_current_and_blocks_a_new_index() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = open(dir.path());
-    catalog
-        .create_table_with_indexes(
-            "i",
-            schema(),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-            vec![index("by_e", "e", &["a"])],
-        )
-        .unwrap();
+    let catalog = with_indexes(dir.path(), vec![index("by_e", "e", &["a"])]);
     let t = catalog.table("i", "t").unwrap();
     let id = catalog.start_transaction("i", "t", pk(1)).unwrap();
     let (_, txn) = catalog.transaction("i", &id).unwrap();
@@ -430,16 +436,7 @@ fn a_transaction_keeps_its_indexes_current_and_blocks_a_new_index() {
 #[test]
 fn indexes_are_read_only_and_go_with_their_table() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = open(dir.path());
-    catalog
-        .create_table_with_indexes(
-            "i",
-            schema(),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-            vec![index("by_e", "e", &[])],
-        )
-        .unwrap();
+    let catalog = with_indexes(dir.path(), vec![index("by_e", "e", &[])]);
     let by_e = catalog.table("i", "by_e").unwrap();
     let write = by_e
         .put_row(
