@@ -84,3 +84,51 @@ pub fn drop_index(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<V
     catalog.drop_index(instance, &req.main_table_name, &req.index_name)?;
     Ok(encode_response(&pb::DropIndexResponse {}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(index_type: i32, index_update_mode: i32) -> pb::IndexMeta {
+        pb::IndexMeta {
+            name: "i".into(),
+            primary_key: vec!["c".into()],
+            defined_column: vec!["d".into()],
+            index_update_mode,
+            index_type,
+            index_sync_phase: None,
+        }
+    }
+
+    #[test]
+    fn indexes_round_trip_and_bad_kinds_are_refused() {
+        let global = wire(
+            pb::IndexType::ItGlobalIndex as i32,
+            pb::IndexUpdateMode::IumAsyncIndex as i32,
+        );
+        let local = wire(
+            pb::IndexType::ItLocalIndex as i32,
+            pb::IndexUpdateMode::IumSyncIndex as i32,
+        );
+        for w in [global, local] {
+            let back = index_to_wire(&index_from_wire(w.clone()).unwrap());
+            assert_eq!(
+                (back.primary_key, back.index_type),
+                (w.primary_key, w.index_type)
+            );
+            assert_eq!(back.index_update_mode, w.index_update_mode);
+        }
+        let refused = [
+            wire(7, 0),
+            wire(0, 9),
+            wire(
+                pb::IndexType::ItLocalIndex as i32,
+                pb::IndexUpdateMode::IumAsyncIndex as i32,
+            ),
+        ];
+        for w in refused {
+            let e = index_from_wire(w).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid);
+        }
+    }
+}
