@@ -1,7 +1,8 @@
 //! Drives a running otsd (endpoint in `$OTSD_ENDPOINT`) through the community Rust SDK
 //! `aliyun-tablestore-rs`: table operations, every row operation with every value type,
-//! conditions, filters, paging, batches, auto-increment and the errors it surfaces. Each check
-//! asserts what it got; the program prints one line per check and `OK` only if all held.
+//! conditions, filters, paging, batches, auto-increment, secondary indexes and the errors it
+//! surfaces. Each check asserts what it got; the program prints one line per check and `OK` only
+//! if all held.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,12 +14,13 @@ use aliyun_tablestore_rs::data::{
 };
 use aliyun_tablestore_rs::defined_column::{AddDefinedColumnRequest, DeleteDefinedColumnRequest};
 use aliyun_tablestore_rs::error::OtsError;
+use aliyun_tablestore_rs::index::{CreateIndexRequest, IndexMetaBuilder};
 use aliyun_tablestore_rs::model::{
     Column, ColumnValue, CompositeColumnValueFilter, Filter, PrimaryKey, PrimaryKeyValue, Row,
     SingleColumnValueFilter,
 };
 use aliyun_tablestore_rs::protos::filter::LogicalOperator;
-use aliyun_tablestore_rs::protos::{Direction, ReturnType, RowExistenceExpectation};
+use aliyun_tablestore_rs::protos::{Direction, IndexType, ReturnType, RowExistenceExpectation};
 use aliyun_tablestore_rs::table::{
     ComputeSplitPointsBySizeRequest, CreateTableRequest, UpdateTableRequest,
 };
@@ -31,6 +33,13 @@ const INSTANCE: &str = "rustsdk";
 const ROWS: &str = "rs_rows";
 /// A table keyed by (uid STRING, seq INTEGER AUTO_INCREMENT).
 const AUTO: &str = "rs_auto";
+/// A single-version table keyed by (uid STRING, seq INTEGER) with defined columns city STRING,
+/// age INTEGER and name STRING, created together with the index BY_SEQ.
+const INDEXED: &str = "rs_indexed";
+/// Global index declared with CreateTable: key [seq, uid], covers name.
+const BY_SEQ: &str = "rs_by_seq";
+/// Global index added by CreateIndex with include_base_data: key [city, uid, seq], covers age.
+const BY_CITY: &str = "rs_by_city";
 
 type Check = fn(&OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_>>;
 
@@ -561,6 +570,373 @@ fn errors(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_
     })
 }
 
+/// An index row as (primary key values in index order, covered columns as (name, value)).
+type IndexEntry = (Vec<PrimaryKeyValue>, Vec<(String, ColumnValue)>);
+
+/// Every row of `index`, forward from INF_MIN to INF_MAX on each of `key_names`, two rows a page
+/// so that following `next_start_primary_key` is exercised. Fails unless each row's key columns
+/// are exactly `key_names`, in that order.
+async fn scan_index(
+    c: &OtsClient,
+    index: &str,
+    key_names: &[&str],
+) -> Result<Vec<IndexEntry>, String> {
+    let mut request = GetRangeRequest::new(index).max_versions(1).limit(2);
+    for name in key_names {
+        request = request
+            .start_primary_key_column_inf_min(name)
+            .end_primary_key_column_inf_max(name);
+    }
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let page = step(
+            &format!("GetRange on index {index}"),
+            c.get_range(request.clone()).send().await,
+        )?;
+        for r in &page.rows {
+            let names: Vec<_> = r
+                .primary_key
+                .columns
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect();
+            ensure(names == key_names, || {
+                format!("{index} row keyed by {names:?}, want {key_names:?}")
+            })?;
+            let key = r
+                .primary_key
+                .columns
+                .iter()
+                .map(|k| k.value.clone())
+                .collect();
+            let columns = r
+                .columns
+                .iter()
+                .map(|col| (col.name.clone(), col.value.clone()))
+                .collect();
+            out.push((key, columns));
+        }
+        let Some(next) = page.next_start_primary_key else {
+            return Ok(out);
+        };
+        request = request.start_primary_key(PrimaryKey::new().columns(next));
+    }
+    Err(format!("GetRange on index {index}: paging did not end"))
+}
+
+/// A BY_CITY row: key (city, uid, seq), covered age if any.
+fn city_entry(city: &str, uid: &str, seq: i64, age: Option<i64>) -> IndexEntry {
+    let key = vec![
+        PrimaryKeyValue::String(city.into()),
+        PrimaryKeyValue::String(uid.into()),
+        PrimaryKeyValue::Integer(seq),
+    ];
+    let columns = age.map(|a| ("age".to_string(), ColumnValue::Integer(a)));
+    (key, columns.into_iter().collect())
+}
+
+/// A BY_SEQ row: key (seq, uid), covered name if any.
+fn seq_entry(seq: i64, uid: &str, name: Option<&str>) -> IndexEntry {
+    let key = vec![
+        PrimaryKeyValue::Integer(seq),
+        PrimaryKeyValue::String(uid.into()),
+    ];
+    let columns = name.map(|n| ("name".to_string(), ColumnValue::String(n.into())));
+    (key, columns.into_iter().collect())
+}
+
+/// The index metas DescribeTable lists for `table`, as (name, primary key, defined columns,
+/// index type), sorted by name.
+async fn described_indexes(
+    c: &OtsClient,
+    table: &str,
+) -> Result<Vec<(String, Vec<String>, Vec<String>, i32)>, String> {
+    let described = step("DescribeTable", c.describe_table(table).send().await)?;
+    let mut metas: Vec<_> = described
+        .index_metas
+        .into_iter()
+        .map(|m| (m.name, m.primary_key, m.defined_column, m.index_type))
+        .collect();
+    metas.sort();
+    Ok(metas)
+}
+
+fn index_meta(
+    name: &str,
+    key: &[&str],
+    defined: &[&str],
+) -> (String, Vec<String>, Vec<String>, i32) {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    (
+        name.into(),
+        strings(key),
+        strings(defined),
+        IndexType::ItGlobalIndex as i32,
+    )
+}
+
+async fn put_indexed(c: &OtsClient, r: Row) -> Result<(), String> {
+    step(
+        "PutRow on the indexed table",
+        c.put_row(PutRowRequest::new(INDEXED).row(r)).send().await,
+    )
+    .map(drop)
+}
+
+async fn update_indexed(c: &OtsClient, r: Row) -> Result<(), String> {
+    step(
+        "UpdateRow on the indexed table",
+        c.update_row(UpdateRowRequest::new(INDEXED).row(r))
+            .send()
+            .await,
+    )
+    .map(drop)
+}
+
+/// CreateTable with a global index, CreateIndex back-filling a second one, DescribeTable listing
+/// both, and every base write (put, put replacing a row, update, column delete, row delete)
+/// reflected in both indexes, read with GetRange (paged) and GetRow by index name.
+fn secondary_indexes(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_>> {
+    Box::pin(async move {
+        // The crate checks that an index meta given to CreateTable lists only base primary key
+        // names, so the index declared here reorders the base key; BY_CITY, on a defined column,
+        // comes from CreateIndex, which the crate does not check that way.
+        let create = CreateTableRequest::new(INDEXED)
+            .primary_key_string("uid")
+            .primary_key_integer("seq", false)
+            .column_string("city")
+            .column_integer("age")
+            .column_string("name")
+            .max_versions(1)
+            .ttl_seconds(-1)
+            .index(
+                IndexMetaBuilder::new(BY_SEQ)
+                    .primary_key("seq")
+                    .defined_column("name")
+                    .index_type(IndexType::ItGlobalIndex)
+                    .build(),
+            );
+        step(
+            "CreateTable with an index",
+            c.create_table(create).send().await,
+        )?;
+        let metas = described_indexes(c, INDEXED).await?;
+        let by_seq_meta = index_meta(BY_SEQ, &["seq"], &["name"]);
+        ensure(metas == [by_seq_meta.clone()], || {
+            format!("DescribeTable after CreateTable lists {metas:?}")
+        })?;
+
+        put_indexed(
+            c,
+            row("a", 1)
+                .column_string("city", "hz")
+                .column_integer("age", 30)
+                .column_string("name", "ann"),
+        )
+        .await?;
+        put_indexed(
+            c,
+            row("b", 2)
+                .column_string("city", "bj")
+                .column_integer("age", 20)
+                .column_string("name", "bob"),
+        )
+        .await?;
+        put_indexed(
+            c,
+            row("c", 1)
+                .column_string("city", "hz")
+                .column_integer("age", 40)
+                .column_string("name", "cat"),
+        )
+        .await?;
+
+        let by_city = CreateIndexRequest::new(INDEXED, BY_CITY)
+            .primary_key_name("city")
+            .defined_column_name("age")
+            .index_type(IndexType::ItGlobalIndex)
+            .include_base_data(true);
+        step(
+            "CreateIndex include_base_data",
+            c.create_index(by_city).send().await,
+        )?;
+        let metas = described_indexes(c, INDEXED).await?;
+        let want = [index_meta(BY_CITY, &["city"], &["age"]), by_seq_meta];
+        ensure(metas == want, || {
+            format!("DescribeTable after CreateIndex lists {metas:?}, want {want:?}")
+        })?;
+
+        let city = scan_index(c, BY_CITY, &["city", "uid", "seq"]).await?;
+        let want = [
+            city_entry("bj", "b", 2, Some(20)),
+            city_entry("hz", "a", 1, Some(30)),
+            city_entry("hz", "c", 1, Some(40)),
+        ];
+        ensure(city == want, || {
+            format!("{BY_CITY} back-filled as {city:?}, want {want:?}")
+        })?;
+        let seq = scan_index(c, BY_SEQ, &["seq", "uid"]).await?;
+        let want = [
+            seq_entry(1, "a", Some("ann")),
+            seq_entry(1, "c", Some("cat")),
+            seq_entry(2, "b", Some("bob")),
+        ];
+        ensure(seq == want, || {
+            format!("{BY_SEQ} holds {seq:?}, want {want:?}")
+        })?;
+
+        // b moves from bj to hz and changes its covered age; a is replaced without age;
+        // c goes away; d arrives then loses name; e has no city, so only BY_SEQ holds it.
+        update_indexed(
+            c,
+            row("b", 2)
+                .column_string("city", "hz")
+                .column_integer("age", 21),
+        )
+        .await?;
+        put_indexed(
+            c,
+            row("a", 1)
+                .column_string("city", "hz")
+                .column_string("name", "ann2"),
+        )
+        .await?;
+        let delete = DeleteRowRequest::new(INDEXED).primary_key(key("c", 1));
+        step(
+            "DeleteRow on the indexed table",
+            c.delete_row(delete).send().await,
+        )?;
+        put_indexed(
+            c,
+            row("d", 3)
+                .column_string("city", "sh")
+                .column_integer("age", 50)
+                .column_string("name", "dan"),
+        )
+        .await?;
+        update_indexed(c, row("d", 3).column_to_delete_all_versions("name")).await?;
+        put_indexed(c, row("e", 4).column_string("name", "eve")).await?;
+
+        let city = scan_index(c, BY_CITY, &["city", "uid", "seq"]).await?;
+        let want = [
+            city_entry("hz", "a", 1, None),
+            city_entry("hz", "b", 2, Some(21)),
+            city_entry("sh", "d", 3, Some(50)),
+        ];
+        ensure(city == want, || {
+            format!("{BY_CITY} after base writes holds {city:?}, want {want:?}")
+        })?;
+        let seq = scan_index(c, BY_SEQ, &["seq", "uid"]).await?;
+        let want = [
+            seq_entry(1, "a", Some("ann2")),
+            seq_entry(2, "b", Some("bob")),
+            seq_entry(3, "d", None),
+            seq_entry(4, "e", Some("eve")),
+        ];
+        ensure(seq == want, || {
+            format!("{BY_SEQ} after base writes holds {seq:?}, want {want:?}")
+        })?;
+
+        let index_key = |city: &str, uid: &str, seq: i64| {
+            PrimaryKey::new()
+                .column_string("city", city)
+                .column_string("uid", uid)
+                .column_integer("seq", seq)
+        };
+        let moved = GetRowRequest::new(BY_CITY)
+            .primary_key(index_key("hz", "b", 2))
+            .max_versions(1);
+        let moved = step("GetRow on an index", c.get_row(moved).send().await)?
+            .row
+            .ok_or("GetRow on an index: moved row not found")?;
+        ensure(
+            value(&moved, "age") == Some(&ColumnValue::Integer(21)),
+            || format!("GetRow on an index gave {moved:?}"),
+        )?;
+        let stale = GetRowRequest::new(BY_CITY)
+            .primary_key(index_key("bj", "b", 2))
+            .max_versions(1);
+        let stale = step("GetRow on an index", c.get_row(stale).send().await)?.row;
+        ensure(stale.is_none(), || {
+            format!("the index still holds b's old key: {stale:?}")
+        })?;
+
+        // ROWS keeps three versions, so it can't have an index.
+        let refused = CreateIndexRequest::new(ROWS, "rs_rows_by_score")
+            .primary_key_name("score")
+            .include_base_data(true);
+        let code = error_code(
+            "CreateIndex on a multi-version table",
+            c.create_index(refused).send().await,
+        )?;
+        ensure(code == "OTSParameterInvalid", || {
+            format!("CreateIndex on a multi-version table: {code}")
+        })
+    })
+}
+
+/// Writes addressed to an index refused, DropIndex, and DeleteTable taking the rest along.
+fn dropping_indexes(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_>> {
+    Box::pin(async move {
+        let put = PutRowRequest::new(BY_CITY).row(
+            Row::new()
+                .primary_key_column_string("city", "hz")
+                .primary_key_column_string("uid", "z")
+                .primary_key_column_integer("seq", 9)
+                .column_integer("age", 1),
+        );
+        match c.put_row(put).send().await {
+            Err(OtsError::ApiError(e))
+                if e.code == "OTSParameterInvalid"
+                    && e.message
+                        .as_deref()
+                        .is_some_and(|m| m.to_lowercase().contains("index")) => {}
+            other => return Err(format!("PutRow to an index: {other:?}")),
+        }
+
+        step("DropIndex", c.drop_index(INDEXED, BY_CITY).send().await)?;
+        let metas = described_indexes(c, INDEXED).await?;
+        let want = [index_meta(BY_SEQ, &["seq"], &["name"])];
+        ensure(metas == want, || {
+            format!("DescribeTable after DropIndex lists {metas:?}")
+        })?;
+        let read = GetRangeRequest::new(BY_CITY)
+            .start_primary_key_column_inf_min("city")
+            .end_primary_key_column_inf_max("city")
+            .max_versions(1);
+        let code = error_code(
+            "GetRange on a dropped index",
+            c.get_range(read).send().await,
+        )?;
+        ensure(code == "OTSObjectNotExist", || {
+            format!("GetRange on a dropped index: {code}")
+        })?;
+        let code = error_code(
+            "DropIndex twice",
+            c.drop_index(INDEXED, BY_CITY).send().await,
+        )?;
+        ensure(code == "OTSObjectNotExist", || {
+            format!("DropIndex twice: {code}")
+        })?;
+
+        step(
+            "DeleteTable with an index",
+            c.delete_table(INDEXED).send().await,
+        )?;
+        let read = GetRangeRequest::new(BY_SEQ)
+            .start_primary_key_column_inf_min("seq")
+            .end_primary_key_column_inf_max("seq")
+            .max_versions(1);
+        let code = error_code(
+            "GetRange on the index of a deleted table",
+            c.get_range(read).send().await,
+        )?;
+        ensure(code == "OTSObjectNotExist", || {
+            format!("GetRange on the index of a deleted table: {code}")
+        })
+    })
+}
+
 fn cleanup(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '_>> {
     Box::pin(async move {
         for table in [ROWS, AUTO] {
@@ -575,7 +951,7 @@ fn cleanup(c: &OtsClient) -> Pin<Box<dyn Future<Output = Result<(), String>> + '
 
 #[tokio::main]
 async fn main() {
-    let checks: [(&str, Check); 9] = [
+    let checks: [(&str, Check); 11] = [
         ("tables", tables),
         ("every value type", every_value_type),
         ("versions and time range", versions_and_time_range),
@@ -585,6 +961,8 @@ async fn main() {
         ("batches", batches),
         ("auto-increment", auto_increment),
         ("errors", errors),
+        ("secondary indexes", secondary_indexes),
+        ("dropping indexes", dropping_indexes),
     ];
     let c = client(ACCESS_KEY_SECRET);
     let mut failed = 0;
