@@ -32,7 +32,9 @@ const APIS: [Api; 11] = [
 ];
 
 /// A catalog with tables `t` (a STRING, b INTEGER), `auto` (u STRING, s INTEGER
-/// AUTO_INCREMENT) and `bin` (k BINARY), all keeping three versions.
+/// AUTO_INCREMENT) and `bin` (k BINARY), all keeping three versions, and `ix` (a STRING,
+/// b INTEGER; one version) with index `ix_c` on its defined column c covering n, so writes
+/// to `ix` maintain an index and reads may name `ix_c`.
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let dir = std::env::temp_dir().join(format!("otsd-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -72,6 +74,37 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         api::handle(&catalog, Api::CreateTable, INSTANCE, &req.encode_to_vec())
             .expect("create a fuzz table");
     }
+    let defined = |name: &str, t: pb::DefinedColumnType| pb::DefinedColumnSchema {
+        name: name.into(),
+        r#type: t as i32,
+    };
+    let indexed = pb::CreateTableRequest {
+        table_meta: pb::TableMeta {
+            table_name: "ix".into(),
+            primary_key: vec![key("a", String, false), key("b", Integer, false)],
+            defined_column: vec![
+                defined("c", pb::DefinedColumnType::DctString),
+                defined("n", pb::DefinedColumnType::DctInteger),
+            ],
+            ..Default::default()
+        },
+        index_metas: vec![pb::IndexMeta {
+            name: "ix_c".into(),
+            primary_key: vec!["c".into()],
+            defined_column: vec!["n".into()],
+            index_update_mode: pb::IndexUpdateMode::IumAsyncIndex as i32,
+            index_type: pb::IndexType::ItGlobalIndex as i32,
+            index_sync_phase: None,
+        }],
+        ..Default::default()
+    };
+    api::handle(
+        &catalog,
+        Api::CreateTable,
+        INSTANCE,
+        &indexed.encode_to_vec(),
+    )
+    .expect("create the indexed fuzz table");
     catalog
 });
 
