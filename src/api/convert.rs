@@ -13,12 +13,12 @@ use crate::protocol::plainbuffer::{
 use crate::table::capacity::Consumed;
 use crate::table::condition::{Condition, RowExistence};
 use crate::table::filter::{Comparator, Filter, LogicalOp};
-use crate::table::row::{ColumnChange, PrimaryKey, ReadSpec, RowData, TimeRange};
+use crate::table::row::{ColumnChange, PrimaryKey, ReadSpec, RowData, RowView, TimeRange};
 use crate::table::schema::{PkInput, RequestKey};
 
 /// A write request row: its key and its column changes.
 pub type RowParts = (RequestKey, Vec<ColumnChange>);
-use crate::table::value::Value;
+use crate::table::value::{Value, ValueView};
 use crate::table::write::ReturnKind;
 
 /// Decodes a protobuf request body.
@@ -93,6 +93,16 @@ fn value_ref(v: &Value) -> ValueRef<'_> {
         Value::Boolean(b) => ValueRef::Boolean(*b),
         Value::String(s) => ValueRef::String(s),
         Value::Binary(b) => ValueRef::Binary(b),
+    }
+}
+
+fn value_view_ref(v: ValueView<'_>) -> ValueRef<'_> {
+    match v {
+        ValueView::Integer(i) => ValueRef::Integer(i),
+        ValueView::Double(d) => ValueRef::Double(d),
+        ValueView::Boolean(b) => ValueRef::Boolean(b),
+        ValueView::String(s) => ValueRef::String(s),
+        ValueView::Binary(b) => ValueRef::Binary(b),
     }
 }
 
@@ -436,6 +446,17 @@ pub fn push_row(encoder: &mut RowsEncoder, row: &RowData) {
         })
     });
     encoder.push_parts(borrowed_pk(&row.primary_key), cells);
+}
+
+/// Appends a lent read row to a response buffer, as `push_row`.
+pub fn push_row_view(encoder: &mut RowsEncoder, row: &RowView<'_>) {
+    let cells = row.cells.iter().map(|c| CellRef {
+        name: c.name,
+        value: value_view_ref(c.value),
+        timestamp: Some(c.timestamp_ms),
+    });
+    let pk = row.primary_key.iter().map(|(n, v)| (*n, pk_value_ref(v)));
+    encoder.push_parts(pk, cells);
 }
 
 /// One row as a response field (empty bytes for `None`).

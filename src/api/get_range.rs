@@ -22,17 +22,24 @@ pub fn get_range(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Ve
         req.start_column,
         req.end_column,
     )?;
-    let page = match &req.transaction_id {
-        Some(id) => {
-            let (table, txn) = transaction::lookup(catalog, instance, &req.table_name, id)?;
-            let session = txn.session()?;
-            table.get_range_in(start, end, direction, req.limit, &spec, Some(&session))?
-        }
-        None => catalog
-            .table(instance, &req.table_name)?
-            .get_range(start, end, direction, req.limit, &spec)?,
-    };
     let mut rows = RowsEncoder::new();
+    let page =
+        match &req.transaction_id {
+            Some(id) => {
+                let (table, txn) = transaction::lookup(catalog, instance, &req.table_name, id)?;
+                let session = txn.session()?;
+                table.get_range_in(start, end, direction, req.limit, &spec, Some(&session))?
+            }
+            // Without a filter, rows go from the engine's buffer straight into the response.
+            None if spec.filter.is_none() => catalog
+                .table(instance, &req.table_name)?
+                .get_range_lent(start, end, direction, req.limit, &spec, |row| {
+                    convert::push_row_view(&mut rows, row)
+                })?,
+            None => catalog
+                .table(instance, &req.table_name)?
+                .get_range(start, end, direction, req.limit, &spec)?,
+        };
     for row in &page.rows {
         convert::push_row(&mut rows, row);
     }

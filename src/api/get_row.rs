@@ -4,6 +4,7 @@ use crate::api::convert::{self, consumed, decode_request, encode_response};
 use crate::api::transaction;
 use crate::error::OtsResult;
 use crate::protocol::pb;
+use crate::protocol::plainbuffer::RowsEncoder;
 use crate::table::Catalog;
 
 /// Handles GetRow.
@@ -22,15 +23,26 @@ pub fn get_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<
         Some(id) => {
             let (table, txn) = transaction::lookup(catalog, instance, &req.table_name, id)?;
             let session = txn.session()?;
-            table.get_row_in(pk, &spec, Some(&session))?
+            let (row, used) = table.get_row_in(pk, &spec, Some(&session))?;
+            (convert::encode_row(row.as_ref()), used)
         }
-        None => catalog
-            .table(instance, &req.table_name)?
-            .get_row(pk, &spec)?,
+        // Without a filter, the row goes from the engine's buffer straight into the response.
+        None if spec.filter.is_none() => {
+            let mut rows = RowsEncoder::new();
+            let table = catalog.table(instance, &req.table_name)?;
+            let used =
+                table.get_row_lent(pk, &spec, |row| convert::push_row_view(&mut rows, row))?;
+            (rows.finish(), used)
+        }
+        None => {
+            let table = catalog.table(instance, &req.table_name)?;
+            let (row, used) = table.get_row(pk, &spec)?;
+            (convert::encode_row(row.as_ref()), used)
+        }
     };
     Ok(encode_response(&pb::GetRowResponse {
         consumed: consumed(used),
-        row: convert::encode_row(row.as_ref()),
+        row,
         next_token: None,
     }))
 }

@@ -270,4 +270,6 @@ impl Table {
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]
+mod read_tests;
+#[cfg(test)]
 mod tests;

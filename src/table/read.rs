@@ -6,7 +6,7 @@ use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::index;
 use crate::table::limits;
-use crate::table::row::{PrimaryKey, ReadSpec, RowData};
+use crate::table::row::{PrimaryKey, ReadSpec, RowData, RowView};
 use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::transaction::TxnSession;
 use crate::table::Table;
@@ -116,6 +116,35 @@ impl Table {
         Ok((row, Consumed::read(bytes)))
     }
 
+    /// GetRow outside a transaction for a spec without a filter: the row, if any, goes to
+    /// `emit` as a view into the thread's read buffer, so no value is copied before the
+    /// response encodes it. Returns the capacity consumed; errors as `get_row`.
+    pub fn get_row_lent(
+        &self,
+        pk: Vec<(String, PkInput)>,
+        spec: &ReadSpec,
+        emit: impl FnOnce(&RowView<'_>),
+    ) -> OtsResult<Consumed> {
+        debug_assert!(spec.filter.is_none(), "a filter needs the owned row");
+        validate_pk(self.schema(), &pk, PkUse::Exact)?;
+        spec.validate()?;
+        let row_key = self.encode(&concrete(pk));
+        let read = spec.read_options(self.schema());
+        let attrs = spec.attribute_columns(self.schema());
+        READ_BUF.with_borrow_mut(|buf| {
+            let mut bytes = 0;
+            if self.engine().get_row_into(&row_key, &read, buf)? {
+                let row = RowView::from_row_buf_in(self.schema(), buf, self.key_prefix.len())?;
+                if let Some(row) = spec.project_view(attrs.as_deref(), row) {
+                    bytes = row.size_bytes();
+                    emit(&row);
+                }
+            }
+            buf.trim(READ_BUF_KEEP_BYTES);
+            Ok(Consumed::read(bytes))
+        })
+    }
+
     /// GetRange: rows between `start` (inclusive) and `end` (exclusive) in `direction`.
     ///
     /// Errors: key, spec, limit and bound-order errors (400), engine failures.
@@ -145,6 +174,95 @@ impl Table {
         spec: &ReadSpec,
         txn: Option<&TxnSession<'_>>,
     ) -> OtsResult<RangePage> {
+        let range = self.range_bounds(start, end, direction, limit, spec, txn)?;
+        let read = spec.read_options(self.schema());
+        let scan = self
+            .engine()
+            .scan(&range.start_key, &range.end_key, direction, &read)?;
+        let mut source = RangeSource {
+            table: self,
+            scan,
+            peeked: None,
+            touched: txn
+                .map(|t| t.touched_rows(&range.start_key, &range.end_key, direction))
+                .unwrap_or_default()
+                .into_iter()
+                .peekable(),
+            direction,
+            read: &read,
+            txn,
+        };
+        let mut rows = Vec::new();
+        let mut budget = PageBudget::new(range.max_rows);
+        let mut next_start = None;
+        while let Some(row) = source.next_row()? {
+            if budget.is_spent(rows.len()) {
+                next_start = Some(row.primary_key);
+                break;
+            }
+            budget.charge(row.size_bytes());
+            if let Some(row) = spec.project(self.schema(), row) {
+                rows.push(row);
+            }
+        }
+        Ok(RangePage {
+            rows,
+            next_start,
+            consumed: Consumed::read(budget.bytes),
+        })
+    }
+
+    /// GetRange outside a transaction for a spec without a filter: each returned row goes
+    /// to `emit` as a view into the engine's lent buffer, so no value is copied before the
+    /// response encodes it. Paging and errors as `get_range`; the returned page holds no rows.
+    pub fn get_range_lent(
+        &self,
+        start: Vec<(String, PkInput)>,
+        end: Vec<(String, PkInput)>,
+        direction: Direction,
+        limit: Option<i32>,
+        spec: &ReadSpec,
+        mut emit: impl FnMut(&RowView<'_>),
+    ) -> OtsResult<RangePage> {
+        debug_assert!(spec.filter.is_none(), "a filter needs the owned rows");
+        let range = self.range_bounds(start, end, direction, limit, spec, None)?;
+        let read = spec.read_options(self.schema());
+        let attrs = spec.attribute_columns(self.schema());
+        let mut scan = self
+            .engine()
+            .scan(&range.start_key, &range.end_key, direction, &read)?;
+        let mut budget = PageBudget::new(range.max_rows);
+        let mut returned = 0;
+        let mut next_start = None;
+        while let Some(buf) = scan.next_ref()? {
+            let row = RowView::from_row_buf_in(self.schema(), buf, self.key_prefix.len())?;
+            if budget.is_spent(returned) {
+                next_start = Some(row.owned_key());
+                break;
+            }
+            budget.charge(row.size_bytes());
+            if let Some(row) = spec.project_view(attrs.as_deref(), row) {
+                emit(&row);
+                returned += 1;
+            }
+        }
+        Ok(RangePage {
+            rows: Vec::new(),
+            next_start,
+            consumed: Consumed::read(budget.bytes),
+        })
+    }
+
+    /// Checks a GetRange's bounds, spec and limit and encodes the bounds as engine keys.
+    fn range_bounds(
+        &self,
+        start: Vec<(String, PkInput)>,
+        end: Vec<(String, PkInput)>,
+        direction: Direction,
+        limit: Option<i32>,
+        spec: &ReadSpec,
+        txn: Option<&TxnSession<'_>>,
+    ) -> OtsResult<RangeBounds> {
         validate_pk(self.schema(), &start, PkUse::RangeBound)?;
         validate_pk(self.schema(), &end, PkUse::RangeBound)?;
         spec.validate()?;
@@ -175,45 +293,49 @@ impl Table {
             txn.check_partition(end.first().map(|(_, v)| v))?;
         }
         self.clamp_to_rows(&mut start_key, &mut end_key, direction);
-        let read = spec.read_options(self.schema());
-        let scan = self.engine().scan(&start_key, &end_key, direction, &read)?;
-        let mut source = RangeSource {
-            table: self,
-            scan,
-            peeked: None,
-            touched: txn
-                .map(|t| t.touched_rows(&start_key, &end_key, direction))
-                .unwrap_or_default()
-                .into_iter()
-                .peekable(),
-            direction,
-            read: &read,
-            txn,
-        };
-        let mut rows = Vec::new();
-        let mut scanned_rows = 0usize;
-        let mut bytes = 0usize;
-        let mut next_start = None;
-        while let Some(row) = source.next_row()? {
-            if rows.len() >= max_rows
-                || scanned_rows >= limits::MAX_RANGE_ROWS
-                || bytes >= limits::MAX_RANGE_BYTES
-            {
-                next_start = Some(row.primary_key);
-                break;
-            }
-            // Rows a filter drops count towards the scan budget too.
-            scanned_rows += 1;
-            bytes += row.size_bytes();
-            if let Some(row) = spec.project(self.schema(), row) {
-                rows.push(row);
-            }
-        }
-        Ok(RangePage {
-            rows,
-            next_start,
-            consumed: Consumed::read(bytes),
+        Ok(RangeBounds {
+            start_key,
+            end_key,
+            max_rows,
         })
+    }
+}
+
+/// A checked GetRange: engine keys of its bounds and the most rows a page returns.
+struct RangeBounds {
+    start_key: Vec<u8>,
+    end_key: Vec<u8>,
+    max_rows: usize,
+}
+
+/// Where a GetRange page ends: its row limit, or 5000 rows or 4 MB scanned (rows a filter
+/// or projection drops count too).
+struct PageBudget {
+    max_rows: usize,
+    scanned_rows: usize,
+    bytes: usize,
+}
+
+impl PageBudget {
+    fn new(max_rows: usize) -> Self {
+        PageBudget {
+            max_rows,
+            scanned_rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Whether the page is full with `returned` rows in it; the next row starts the next page.
+    fn is_spent(&self, returned: usize) -> bool {
+        returned >= self.max_rows
+            || self.scanned_rows >= limits::MAX_RANGE_ROWS
+            || self.bytes >= limits::MAX_RANGE_BYTES
+    }
+
+    /// Counts a scanned row of `bytes`.
+    fn charge(&mut self, bytes: usize) {
+        self.scanned_rows += 1;
+        self.bytes += bytes;
     }
 }
 

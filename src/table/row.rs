@@ -6,7 +6,7 @@ use crate::error::{OtsError, OtsResult};
 use crate::table::filter::Filter;
 use crate::table::limits;
 use crate::table::schema::TableSchema;
-use crate::table::value::Value;
+use crate::table::value::{Value, ValueView};
 
 /// A primary key with its column names, in schema order.
 pub type PrimaryKey = Vec<(String, PkValue)>;
@@ -51,6 +51,92 @@ pub fn pk_value_len(value: &PkValue) -> usize {
 /// Bytes of a primary key (names + values).
 pub fn pk_len(pk: &PrimaryKey) -> usize {
     pk.iter().map(|(n, v)| n.len() + pk_value_len(v)).sum()
+}
+
+/// The error for stored bytes that do not decode, logged with the table name.
+fn corrupt(schema: &TableSchema, what: &str) -> OtsError {
+    tracing::error!(table = %schema.table_name, what, "stored row does not decode");
+    OtsError::internal()
+}
+
+/// A stored row key (without key-space prefix) as the values of the schema's key columns.
+fn decode_stored_key(schema: &TableSchema, key_bytes: &[u8]) -> OtsResult<Vec<PkValue>> {
+    let values = key::decode_row_key(key_bytes).ok_or_else(|| corrupt(schema, "row key"))?;
+    if values.len() != schema.primary_key.len() {
+        return Err(corrupt(schema, "row key column count"));
+    }
+    Ok(values)
+}
+
+/// One version of an attribute column, borrowed from an engine row buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellView<'a> {
+    /// Column name.
+    pub name: &'a str,
+    /// Timestamp in milliseconds.
+    pub timestamp_ms: i64,
+    /// The value.
+    pub value: ValueView<'a>,
+}
+
+/// A read row whose cells stay in the engine's lent buffer: what a read without a filter
+/// encodes straight into its response, with no owned copy of each value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowView<'a> {
+    /// The primary key, its names borrowed from the schema.
+    pub primary_key: Vec<(&'a str, PkValue)>,
+    /// Cells by column name ascending, each column's versions newest first.
+    pub cells: Vec<CellView<'a>>,
+}
+
+impl<'a> RowView<'a> {
+    /// Decodes the row an engine scan or point read lent, whose key starts with
+    /// `prefix_len` bytes of key-space prefix.
+    ///
+    /// Errors: 500 when stored bytes do not decode (logged with the table name).
+    pub fn from_row_buf_in(
+        schema: &'a TableSchema,
+        row: &'a engine::RowBuf,
+        prefix_len: usize,
+    ) -> OtsResult<RowView<'a>> {
+        let values = decode_stored_key(schema, row.key().get(prefix_len..).unwrap_or(&[]))?;
+        let names = schema.primary_key.iter().map(|c| c.name.as_str());
+        let primary_key = names.zip(values).collect();
+        let mut cells = Vec::new();
+        for column in row.columns() {
+            let name =
+                std::str::from_utf8(column.name()).map_err(|_| corrupt(schema, "column name"))?;
+            for cell in column.cells() {
+                cells.push(CellView {
+                    name,
+                    timestamp_ms: cell.version_ms,
+                    value: ValueView::decode(cell.value).map_err(|e| corrupt(schema, e.what))?,
+                });
+            }
+        }
+        Ok(RowView { primary_key, cells })
+    }
+
+    /// Bytes this row counts for, as `RowData::size_bytes`.
+    pub fn size_bytes(&self) -> usize {
+        let cells: usize = self
+            .cells
+            .iter()
+            .map(|c| c.name.len() + c.value.payload_len() + 8)
+            .sum();
+        let key: usize = self
+            .primary_key
+            .iter()
+            .map(|(n, v)| n.len() + pk_value_len(v))
+            .sum();
+        key + cells
+    }
+
+    /// The primary key with owned names.
+    pub fn owned_key(&self) -> PrimaryKey {
+        let columns = self.primary_key.iter();
+        columns.map(|(n, v)| (n.to_string(), v.clone())).collect()
+    }
 }
 
 impl RowData {
@@ -107,26 +193,15 @@ impl RowData {
     where
         C: ExactSizeIterator<Item = (i64, &'a [u8])>,
     {
-        let corrupt = |what: &str| {
-            tracing::error!(table = %schema.table_name, what, "stored row does not decode");
-            OtsError::internal()
-        };
-        let values = key::decode_row_key(key_bytes).ok_or_else(|| corrupt("row key"))?;
-        if values.len() != schema.primary_key.len() {
-            return Err(corrupt("row key column count"));
-        }
-        let primary_key = schema
-            .primary_key
-            .iter()
-            .map(|c| c.name.clone())
-            .zip(values)
-            .collect();
+        let values = decode_stored_key(schema, key_bytes)?;
+        let names = schema.primary_key.iter().map(|c| c.name.clone());
+        let primary_key = names.zip(values).collect();
         let mut columns = Vec::with_capacity(stored.len());
         for (name, cells) in stored {
-            let name = std::str::from_utf8(name).map_err(|_| corrupt("column name"))?;
+            let name = std::str::from_utf8(name).map_err(|_| corrupt(schema, "column name"))?;
             let mut versions = Vec::with_capacity(cells.len());
             for (version_ms, bytes) in cells {
-                let value = Value::decode(bytes).map_err(|e| corrupt(e.what))?;
+                let value = Value::decode(bytes).map_err(|e| corrupt(schema, e.what))?;
                 versions.push(Version {
                     timestamp_ms: version_ms,
                     value,
@@ -345,6 +420,27 @@ impl ReadSpec {
             Some(pager) => pager.apply(row),
             None => Some(row),
         }
+    }
+
+    /// `project` for a lent row of a read without a filter; `attrs` is
+    /// `attribute_columns`, computed once per request.
+    pub fn project_view<'a>(
+        &self,
+        attrs: Option<&[String]>,
+        mut row: RowView<'a>,
+    ) -> Option<RowView<'a>> {
+        debug_assert!(self.filter.is_none(), "a filter needs the owned row");
+        match attrs {
+            None => {}
+            Some([]) => row.cells.clear(),
+            Some(attrs) => {
+                row.cells.retain(|c| attrs.iter().any(|a| a == c.name));
+                if row.cells.is_empty() {
+                    return None;
+                }
+            }
+        }
+        Some(row)
     }
 }
 

@@ -33,6 +33,83 @@ pub enum Value {
     Binary(Vec<u8>),
 }
 
+/// A stored value borrowed from the engine's bytes, for reads that encode a response
+/// without building an owned row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueView<'a> {
+    /// Signed 64-bit integer.
+    Integer(i64),
+    /// IEEE-754 double.
+    Double(f64),
+    /// Boolean.
+    Boolean(bool),
+    /// UTF-8 string.
+    String(&'a str),
+    /// Raw bytes.
+    Binary(&'a [u8]),
+}
+
+impl<'a> ValueView<'a> {
+    /// Decodes a stored value in place.
+    pub fn decode(bytes: &'a [u8]) -> Result<ValueView<'a>, ValueDecodeError> {
+        let (&tag, payload) = bytes.split_first().ok_or(ValueDecodeError {
+            what: "empty value",
+        })?;
+        let fixed8 = |what| -> Result<[u8; 8], ValueDecodeError> {
+            payload.try_into().map_err(|_| ValueDecodeError { what })
+        };
+        Ok(match tag {
+            TAG_INTEGER => {
+                ValueView::Integer(i64::from_le_bytes(fixed8("integer is not 8 bytes")?))
+            }
+            TAG_DOUBLE => ValueView::Double(f64::from_bits(u64::from_le_bytes(fixed8(
+                "double is not 8 bytes",
+            )?))),
+            TAG_BOOLEAN => match payload {
+                [0] => ValueView::Boolean(false),
+                [1] => ValueView::Boolean(true),
+                _ => {
+                    return Err(ValueDecodeError {
+                        what: "boolean is not one 0/1 byte",
+                    })
+                }
+            },
+            TAG_STRING => {
+                ValueView::String(std::str::from_utf8(payload).map_err(|_| ValueDecodeError {
+                    what: "string is not UTF-8",
+                })?)
+            }
+            TAG_BINARY => ValueView::Binary(payload),
+            _ => {
+                return Err(ValueDecodeError {
+                    what: "unknown value tag",
+                })
+            }
+        })
+    }
+
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueView::Integer(v) => Value::Integer(v),
+            ValueView::Double(v) => Value::Double(v),
+            ValueView::Boolean(v) => Value::Boolean(v),
+            ValueView::String(s) => Value::String(s.to_owned()),
+            ValueView::Binary(b) => Value::Binary(b.to_vec()),
+        }
+    }
+
+    /// Size as Tablestore counts it, as `Value::payload_len`.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            ValueView::Integer(_) | ValueView::Double(_) => 8,
+            ValueView::Boolean(_) => 1,
+            ValueView::String(s) => s.len(),
+            ValueView::Binary(b) => b.len(),
+        }
+    }
+}
+
 /// A stored value that does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored value is malformed: {what}")]
@@ -72,38 +149,7 @@ impl Value {
 
     /// Decodes a stored value.
     pub fn decode(bytes: &[u8]) -> Result<Value, ValueDecodeError> {
-        let (&tag, payload) = bytes.split_first().ok_or(ValueDecodeError {
-            what: "empty value",
-        })?;
-        let fixed8 = |what| -> Result<[u8; 8], ValueDecodeError> {
-            payload.try_into().map_err(|_| ValueDecodeError { what })
-        };
-        Ok(match tag {
-            TAG_INTEGER => Value::Integer(i64::from_le_bytes(fixed8("integer is not 8 bytes")?)),
-            TAG_DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(fixed8(
-                "double is not 8 bytes",
-            )?))),
-            TAG_BOOLEAN => match payload {
-                [0] => Value::Boolean(false),
-                [1] => Value::Boolean(true),
-                _ => {
-                    return Err(ValueDecodeError {
-                        what: "boolean is not one 0/1 byte",
-                    })
-                }
-            },
-            TAG_STRING => Value::String(String::from_utf8(payload.to_vec()).map_err(|_| {
-                ValueDecodeError {
-                    what: "string is not UTF-8",
-                }
-            })?),
-            TAG_BINARY => Value::Binary(payload.to_vec()),
-            _ => {
-                return Err(ValueDecodeError {
-                    what: "unknown value tag",
-                })
-            }
-        })
+        ValueView::decode(bytes).map(ValueView::to_value)
     }
 
     /// Size of the value as Tablestore counts it (8 for numbers, 1 for booleans, bytes otherwise).
