@@ -12,7 +12,7 @@ use crate::protocol::plainbuffer::{
 };
 use crate::table::capacity::Consumed;
 use crate::table::condition::{Condition, RowExistence};
-use crate::table::filter::{Comparator, Filter, LogicalOp};
+use crate::table::filter::{CastType, Comparator, Filter, LogicalOp, ValueTransfer};
 use crate::table::row::{ColumnChange, PrimaryKey, ReadSpec, RowData, RowView, TimeRange};
 use crate::table::schema::{PkInput, RequestKey};
 
@@ -247,6 +247,23 @@ pub fn condition(c: &pb::Condition) -> OtsResult<Condition> {
     })
 }
 
+/// A filter's ValueTransferRule; an absent cast type keeps the match a string.
+fn value_transfer(rule: &pb::ValueTransferRule) -> OtsResult<ValueTransfer> {
+    let cast = match rule.cast_type.map(pb::VariantType::try_from) {
+        None | Some(Ok(pb::VariantType::VtString)) => CastType::String,
+        Some(Ok(pb::VariantType::VtInteger)) => CastType::Integer,
+        Some(Ok(pb::VariantType::VtDouble)) => CastType::Double,
+        Some(_) => {
+            return Err(OtsError::param(format!(
+                "Invalid cast type of the value transfer rule: {}; it must be VT_INTEGER, \
+                 VT_DOUBLE or VT_STRING.",
+                rule.cast_type.unwrap_or_default()
+            )))
+        }
+    };
+    ValueTransfer::new(&rule.regex, cast)
+}
+
 fn decode_filter(bytes: &[u8], depth: usize) -> OtsResult<Filter> {
     if depth > MAX_FILTER_DEPTH {
         return Err(OtsError::param("Deserialize filter failed."));
@@ -257,12 +274,11 @@ fn decode_filter(bytes: &[u8], depth: usize) -> OtsResult<Filter> {
         Ok(pb::FilterType::FtSingleColumnValue) => {
             let s = pb::SingleColumnValueFilter::decode(&f.filter[..])
                 .map_err(|_| OtsError::param("Deserialize relation filter failed."))?;
-            // A regex rule changes what is compared; ignoring it would answer wrongly.
-            if s.value_trans_rule.is_some() {
-                return Err(OtsError::param(
-                    "SingleColumnValueFilter with a value transfer rule (regex) is not supported.",
-                ));
-            }
+            let transfer = s
+                .value_trans_rule
+                .as_ref()
+                .map(value_transfer)
+                .transpose()?;
             let comparator = match pb::ComparatorType::try_from(s.comparator) {
                 Ok(pb::ComparatorType::CtEqual) => Comparator::Equal,
                 Ok(pb::ComparatorType::CtNotEqual) => Comparator::NotEqual,
@@ -292,6 +308,7 @@ fn decode_filter(bytes: &[u8], depth: usize) -> OtsResult<Filter> {
                 value,
                 pass_if_missing: !s.filter_if_missing,
                 latest_version_only: s.latest_version_only,
+                transfer,
             })
         }
         Ok(pb::FilterType::FtCompositeColumnValue) => {

@@ -1,6 +1,8 @@
 //! Column filters: the conditions of conditional writes and the `filter` of reads.
 //! SingleColumnValue compares one column's newest (or any) version with a value;
 //! Composite combines them with NOT/AND/OR; ColumnPagination pages a wide row's columns.
+//! A SingleColumnValue filter may carry a value transfer rule: a regex picks part of a
+//! STRING value and a cast turns it into the value that is compared.
 
 use std::cmp::Ordering;
 
@@ -57,6 +59,79 @@ pub enum LogicalOp {
     Or,
 }
 
+/// What a value transfer rule casts its match to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CastType {
+    /// Parsed as a 64-bit integer.
+    Integer,
+    /// Parsed as a double.
+    Double,
+    /// Kept as a string.
+    String,
+}
+
+/// A ValueTransferRule: a regex and a cast that turn a STRING version into the compared value.
+#[derive(Debug, Clone)]
+pub struct ValueTransfer {
+    regex: regex::Regex,
+    cast: CastType,
+}
+
+/// Longest regex a transfer rule may carry, in bytes.
+pub const MAX_REGEX_BYTES: usize = 256;
+
+/// Most memory one compiled transfer regex may take; a pattern past it is refused, not run.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl ValueTransfer {
+    /// Compiles a rule.
+    ///
+    /// Errors: 400 for an empty or over-long regex, or one that does not compile.
+    pub fn new(regex: &str, cast: CastType) -> OtsResult<ValueTransfer> {
+        if regex.is_empty() || regex.len() > MAX_REGEX_BYTES {
+            return Err(OtsError::param(format!(
+                "The length of regex must be in [1, {MAX_REGEX_BYTES}], but is {}.",
+                regex.len()
+            )));
+        }
+        let regex = regex::RegexBuilder::new(regex)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| OtsError::param(format!("Invalid regex '{regex}': {e}")))?;
+        Ok(ValueTransfer { regex, cast })
+    }
+
+    /// The value a stored version yields: the regex's first match (its first group when the
+    /// regex has groups), cast. `None` when the version is not a STRING, the regex does not
+    /// match, or the match does not cast; such a version satisfies no comparator.
+    pub fn extract(&self, value: &Value) -> Option<Value> {
+        let Value::String(text) = value else {
+            return None;
+        };
+        let captures = self.regex.captures(text)?;
+        let matched = match captures.len() {
+            1 => captures.get(0),
+            _ => captures.get(1),
+        }?
+        .as_str();
+        match self.cast {
+            CastType::Integer => matched.parse().ok().map(Value::Integer),
+            CastType::Double => matched
+                .parse::<f64>()
+                .ok()
+                .filter(|d| d.is_finite())
+                .map(Value::Double),
+            CastType::String => Some(Value::String(matched.to_string())),
+        }
+    }
+}
+
+impl PartialEq for ValueTransfer {
+    fn eq(&self, other: &ValueTransfer) -> bool {
+        self.regex.as_str() == other.regex.as_str() && self.cast == other.cast
+    }
+}
+
 /// A decoded filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
@@ -72,6 +147,8 @@ pub enum Filter {
         pass_if_missing: bool,
         /// Compare only the newest version (else: any version).
         latest_version_only: bool,
+        /// Compare what this rule extracts from each version instead of the version itself.
+        transfer: Option<ValueTransfer>,
     },
     /// Combine sub-filters.
     Composite {
@@ -144,6 +221,7 @@ impl Filter {
                 value,
                 pass_if_missing,
                 latest_version_only,
+                transfer,
             } => {
                 let versions = row
                     .and_then(|r| r.columns.iter().find(|c| c.name == *column))
@@ -166,10 +244,14 @@ impl Filter {
                 } else {
                     versions
                 };
-                candidates.iter().any(|v| {
-                    v.value
+                let accepts = |value: &Value| {
+                    value
                         .compare(target)
                         .is_some_and(|ord| comparator.accepts(ord))
+                };
+                candidates.iter().any(|v| match transfer {
+                    Some(rule) => rule.extract(&v.value).is_some_and(|x| accepts(&x)),
+                    None => accepts(&v.value),
                 })
             }
             Filter::Composite { op, subs } => match op {
@@ -231,6 +313,7 @@ mod tests {
             value: Some(value),
             pass_if_missing,
             latest_version_only: latest,
+            transfer: None,
         }
     }
 
@@ -279,6 +362,7 @@ mod tests {
             value: None,
             pass_if_missing: true,
             latest_version_only: true,
+            transfer: None,
         };
         assert!(!exist.matches(Some(&r)));
     }
@@ -341,5 +425,84 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["b"]
         );
+    }
+
+    fn transfer(regex: &str, cast: CastType) -> ValueTransfer {
+        ValueTransfer::new(regex, cast).unwrap()
+    }
+
+    #[test]
+    fn transfer_rules_take_the_first_match_or_its_first_group_then_cast() {
+        let text = Value::String("1aaa51bbb5".into());
+        let whole = transfer("1[a-z]+5", CastType::String);
+        assert_eq!(whole.extract(&text), Some(Value::String("1aaa5".into())));
+        let group = transfer("1([a-z]+)5", CastType::String);
+        assert_eq!(group.extract(&text), Some(Value::String("aaa".into())));
+        let json = Value::String(r#"{"cluster":"c1","load":"42","ratio":"0.5"}"#.into());
+        let load = transfer(r#""load":"(\d+)""#, CastType::Integer);
+        assert_eq!(load.extract(&json), Some(Value::Integer(42)));
+        let ratio = transfer(r#""ratio":"([0-9.]+)""#, CastType::Double);
+        assert_eq!(ratio.extract(&json), Some(Value::Double(0.5)));
+        // No match, a match that does not cast, and a value that is not a string yield nothing.
+        assert_eq!(load.extract(&Value::String("{}".into())), None);
+        assert_eq!(
+            transfer(r#""cluster":"(\w+)""#, CastType::Integer).extract(&json),
+            None
+        );
+        assert_eq!(
+            transfer("[a-z]+", CastType::Integer).extract(&Value::String("abc".into())),
+            None
+        );
+        assert_eq!(whole.extract(&Value::Integer(15)), None);
+        // An optional group that took no part in the match yields nothing either.
+        assert_eq!(
+            transfer("a(x)?", CastType::String).extract(&Value::String("a".into())),
+            None
+        );
+    }
+
+    #[test]
+    fn transfer_rules_refuse_empty_long_and_broken_patterns() {
+        for bad in ["", "(", "[a-", "a{99999999}"] {
+            let e = ValueTransfer::new(bad, CastType::String).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid, "{bad}");
+        }
+        let long = "a".repeat(MAX_REGEX_BYTES + 1);
+        let e = ValueTransfer::new(&long, CastType::String).unwrap_err();
+        assert_eq!(
+            e.message,
+            "The length of regex must be in [1, 256], but is 257."
+        );
+        assert!(ValueTransfer::new(&long[1..], CastType::String).is_ok());
+    }
+
+    #[test]
+    fn a_transferred_filter_compares_the_extracted_value() {
+        let r = row(&[(
+            "doc",
+            &[
+                Value::String("load=90".into()),
+                Value::String("load=10".into()),
+            ],
+        )]);
+        let load = |comparator, value, latest| Filter::Single {
+            column: "doc".into(),
+            comparator,
+            value: Some(Value::Integer(value)),
+            pass_if_missing: false,
+            latest_version_only: latest,
+            transfer: Some(transfer("load=(\\d+)", CastType::Integer)),
+        };
+        assert!(load(Comparator::GreaterThan, 50, true).matches(Some(&r)));
+        assert!(!load(Comparator::LessThan, 50, true).matches(Some(&r)));
+        // Any version may satisfy it when not only the latest counts.
+        assert!(load(Comparator::LessThan, 50, false).matches(Some(&r)));
+        // Compared numerically, not as text: "90" > 100 would hold as strings.
+        assert!(!load(Comparator::GreaterThan, 100, true).matches(Some(&r)));
+        // A version the rule yields nothing for satisfies no comparator, NOT_EQUAL included.
+        let other = row(&[("doc", &[Value::String("none".into())])]);
+        assert!(!load(Comparator::NotEqual, 1, true).matches(Some(&other)));
+        // A missing column still follows pass_if_missing.
+        assert!(!load(Comparator::NotEqual, 1, true).matches(Some(&row(&[]))));
     }
 }

@@ -545,6 +545,7 @@ fn filtered_ranges_stop_at_the_scan_budget_with_a_next_key() {
             value: Some(Value::Integer(-1)),
             pass_if_missing: false,
             latest_version_only: true,
+            transfer: None,
         }),
         ..latest()
     };
