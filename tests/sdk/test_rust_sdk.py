@@ -1,7 +1,7 @@
 """Runs tests/rust_sdk, which drives the test server through the community Rust SDK
 `aliyun-tablestore-rs` (0.1.3, built by tests/run-all.sh into target/rust-sdk): table
-operations, every row operation and value type, conditions, filters (a regex one too), paging, batches,
-auto-increment, errors and secondary indexes (CreateTable with an index, CreateIndex back-filling,
+operations, every row operation and value type, conditions, filters (a regex one too), paging,
+batches, auto-increment, errors and secondary indexes (CreateTable with an index, CreateIndex back-filling,
 DescribeTable, base writes read back through the indexes, writes to an index refused, DropIndex,
 DeleteTable). The program asserts every answer itself and must print OK."""
 
