@@ -382,10 +382,14 @@ def test_reserved_throughput_out_of_range_is_rejected(client, table_name, cu):
     _raises(lambda: create_table(client, table_name, [("k", "STRING")], cu=cu), 400, "OTSParameterInvalid")
 
 
-def test_regex_condition_is_refused_rather_than_ignored(client, simple_table):
-    """otsd does not evaluate regex rules; comparing the raw value instead would be wrong."""
+def test_regex_condition_is_applied_rather_than_ignored(client, simple_table):
+    """Comparing the raw value "id:42" with 42 would drop the row; the rule's cast group keeps it,
+    and a group that casts to another number drops it."""
     client.put_row(simple_table, Row(PK, [("s", "id:42")]))
-    regex = SingleColumnRegexCondition(
-        "s", ComparatorType.EQUAL, 42, RegexRule("id:(\\d+)", CastType.VT_INTEGER)
-    )
-    _raises(lambda: client.get_row(simple_table, PK, column_filter=regex, max_version=1), 400, "OTSParameterInvalid")
+    rule = RegexRule("id:(\\d+)", CastType.VT_INTEGER)
+    equal_42 = SingleColumnRegexCondition("s", ComparatorType.EQUAL, 42, rule)
+    _, row, _ = client.get_row(simple_table, PK, column_filter=equal_42, max_version=1)
+    assert row is not None and row.attribute_columns[0][1] == "id:42"
+    equal_43 = SingleColumnRegexCondition("s", ComparatorType.EQUAL, 43, rule)
+    _, row, _ = client.get_row(simple_table, PK, column_filter=equal_43, max_version=1)
+    assert row is None
