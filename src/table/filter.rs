@@ -97,7 +97,7 @@ impl ValueTransfer {
         let regex = regex::RegexBuilder::new(regex)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
-            .map_err(|e| OtsError::param(format!("Invalid regex '{regex}': {e}")))?;
+            .map_err(|e| OtsError::param(format!("Invalid regex '{regex}': {}.", why(&e))))?;
         Ok(ValueTransfer { regex, cast })
     }
 
@@ -124,6 +124,16 @@ impl ValueTransfer {
             CastType::String => Some(Value::String(matched.to_string())),
         }
     }
+}
+
+/// The reason a pattern was refused, on one line: the regex crate's parse errors draw the
+/// pattern with a caret over several lines before the reason.
+fn why(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().last().unwrap_or_default();
+    last.trim_start_matches("error: ")
+        .trim_end_matches('.')
+        .to_string()
 }
 
 impl PartialEq for ValueTransfer {
@@ -463,10 +473,20 @@ mod tests {
 
     #[test]
     fn transfer_rules_refuse_empty_long_and_broken_patterns() {
-        for bad in ["", "(", "[a-", "a{99999999}"] {
+        for bad in [
+            "",
+            "(",
+            "[a-",
+            "a{99999999}",
+            "\\p{Nope}",
+            &"(a{99}){99}".repeat(9),
+        ] {
             let e = ValueTransfer::new(bad, CastType::String).unwrap_err();
             assert_eq!(e.code, crate::error::ErrorCode::ParameterInvalid, "{bad}");
+            assert!(!e.message.contains('\n'), "{}", e.message);
         }
+        let e = ValueTransfer::new("(", CastType::String).unwrap_err();
+        assert_eq!(e.message, "Invalid regex '(': unclosed group.");
         let long = "a".repeat(MAX_REGEX_BYTES + 1);
         let e = ValueTransfer::new(&long, CastType::String).unwrap_err();
         assert_eq!(
