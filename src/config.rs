@@ -1,6 +1,6 @@
 //! Defaults and limits of the server in one place: listen address, data directory, access
-//! keys, request body cap, date skew, API version, connection cap, read timeouts and shutdown
-//! drain time.
+//! keys, request body cap, date skew, API version, connection cap, read timeouts, shutdown
+//! drain time and connection worker threads.
 //! The CLI fills a `ServerConfig` from flags; tests build one directly.
 
 use std::collections::HashMap;
@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest wait for in-flight requests on shutdown.
     pub shutdown_drain: Duration,
+    /// Threads serving connections; 0 means one per core.
+    pub connection_workers: usize,
 }
 
 impl ServerConfig {
@@ -69,6 +71,15 @@ impl ServerConfig {
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             shutdown_drain: SHUTDOWN_DRAIN,
+            connection_workers: 0,
+        }
+    }
+
+    /// The number of connection worker threads: `connection_workers`, or one per core.
+    pub fn worker_count(&self) -> usize {
+        match self.connection_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
         }
     }
 

@@ -49,6 +49,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OTSD_WRITE_BUFFER_MIB", default_value_t = DEFAULT_WRITE_BUFFER_MIB,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub write_buffer_mib: u64,
+    /// Threads serving connections, each a single-threaded runtime that keeps its
+    /// connections; 0 starts one per core.
+    #[arg(long, env = "OTSD_WORKERS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1024))]
+    pub workers: u64,
 }
 
 /// Default of `--write-buffer-mib`: four full memtables.
@@ -173,6 +178,8 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
         0 => None,
         secs => Some(Duration::from_secs(secs)),
     };
+    // The flag's range caps it at 1024.
+    config.connection_workers = args.workers as usize;
     config
 }
 
@@ -271,7 +278,20 @@ mod tests {
             log: "info".into(),
             wal_sync: SyncPolicy::Always,
             write_buffer_mib: DEFAULT_WRITE_BUFFER_MIB,
+            workers: 0,
         }
+    }
+
+    #[test]
+    fn workers_default_to_one_per_core() {
+        let config = server_config(&args());
+        assert_eq!(config.connection_workers, 0);
+        assert!(config.worker_count() >= 1);
+        let three = server_config(&ServeArgs {
+            workers: 3,
+            ..args()
+        });
+        assert_eq!(three.worker_count(), 3);
     }
 
     #[test]

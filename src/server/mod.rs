@@ -1,11 +1,13 @@
-//! The HTTP edge: the accept loop with its connection cap and graceful drain. Request
-//! handling is in `http`, authentication in `auth`, response headers and signing in
-//! `response`; operations themselves are `api`'s business.
+//! The HTTP edge: the accept loop with its connection cap and graceful drain. Connections
+//! are served on the per-core runtimes of `workers`; request handling is in `http`,
+//! authentication in `auth`, response headers and signing in `response`; operations
+//! themselves are `api`'s business.
 
 pub mod auth;
 pub mod http;
 pub mod idle;
 pub mod response;
+pub mod workers;
 
 use std::future::Future;
 use std::io;
@@ -78,6 +80,7 @@ pub async fn run(
     let (drained_tx, mut drained_rx) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     let mut spare = SpareDescriptor::new();
+    let workers = workers::Workers::start(state.config.worker_count())?;
 
     loop {
         // Wait for a free slot before accepting, so excess clients queue in the backlog
@@ -111,7 +114,22 @@ pub async fn run(
         let guard = DrainGuard(drained_tx.clone());
         let state = Arc::clone(&state);
         let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
+        // The worker registers the socket with its own reactor.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot hand a connection to a worker");
+                continue;
+            }
+        };
+        workers.serve(move || async move {
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "cannot register a connection");
+                    return;
+                }
+            };
             let header_read_timeout = state.config.header_read_timeout;
             let activity = idle::Activity::new();
             let service_activity = Arc::clone(&activity);
@@ -160,6 +178,7 @@ pub async fn run(
     {
         tracing::warn!("in-flight requests did not finish within the drain time");
     }
+    workers.stop().await;
     Ok(())
 }
 
