@@ -278,6 +278,11 @@ fn record_outcome(inner: &Inner, bg: &mut BgState, result: Result<()>) {
 /// How often a budget seal that keeps failing (a full disk) is logged again.
 const SEAL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Longest wait of the background thread for readers to let go of a flushed memtable.
+/// Readers hold a view for one request, so this is rarely reached; past it the last reader
+/// frees the memtable after all.
+const RELEASE_WAIT: Duration = Duration::from_millis(50);
+
 fn background_loop(inner: &Inner) {
     let mut seal_warned: Option<Instant> = None;
     loop {
@@ -316,7 +321,13 @@ fn background_loop(inner: &Inner) {
         let result = match manual {
             Some(_) => compact_all(inner),
             None => match inner.current_view().immutables.last().cloned() {
-                Some(oldest) => flush_memtable(inner, &oldest),
+                Some(oldest) => {
+                    let flushed = flush_memtable(inner, &oldest);
+                    if flushed.is_ok() {
+                        release_here(oldest, RELEASE_WAIT);
+                    }
+                    flushed
+                }
                 None => compact_once(inner).map(|_| ()),
             },
         };
@@ -327,6 +338,17 @@ fn background_loop(inner: &Inner) {
         record_outcome(inner, &mut bg, result);
         inner.bg_done.notify_all();
     }
+}
+
+/// Drops `mem` on this (background) thread once no reader holds it, waiting at most `wait`:
+/// freeing a full memtable's skiplist takes milliseconds, which the last reader, a request
+/// on a connection worker, would otherwise pay, and with it every connection of its worker.
+fn release_here(mem: Arc<Memtable>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while Arc::strong_count(&mem) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    drop(mem);
 }
 
 /// Installs the version set's current version in the read view, dropping `flushed` from
@@ -502,4 +524,37 @@ fn run_task(inner: &Inner, task: &CompactionTask) -> Result<()> {
         "compaction finished"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flushed_memtable_is_freed_by_the_releasing_thread_once_readers_let_go() {
+        let mem = Arc::new(Memtable::new(1));
+        let weak = Arc::downgrade(&mem);
+        let reader = Arc::clone(&mem);
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(reader);
+        });
+        release_here(mem, Duration::from_secs(10));
+        // The reader let go first, so the wait ended with the last reference freed here.
+        assert!(weak.upgrade().is_none());
+        holder.join().expect("holder");
+    }
+
+    #[test]
+    fn a_reader_holding_on_past_the_wait_frees_it_later() {
+        let mem = Arc::new(Memtable::new(1));
+        let weak = Arc::downgrade(&mem);
+        let reader = Arc::clone(&mem);
+        let started = Instant::now();
+        release_here(mem, Duration::from_millis(5));
+        assert!(started.elapsed() >= Duration::from_millis(5));
+        assert!(weak.upgrade().is_some(), "the reader still holds it");
+        drop(reader);
+        assert!(weak.upgrade().is_none());
+    }
 }
