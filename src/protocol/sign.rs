@@ -4,9 +4,12 @@
 //! shared by the server (which verifies) and the client (which signs); no I/O here.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha1::Sha1;
@@ -169,21 +172,65 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn hmac_sha1_base64(key: &[u8], msg: &[u8]) -> String {
-    // HMAC accepts keys of any length, so construction cannot fail.
-    let mut mac = <HmacSha1 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    thread_local! {
+        static KEYED: KeyedCache<HmacSha1> = const { RefCell::new(None) };
+    }
+    let mut mac = keyed(&KEYED, key);
     mac.update(msg);
     BASE64.encode(mac.finalize().into_bytes())
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    thread_local! {
+        static KEYED: KeyedCache<HmacSha256> = const { RefCell::new(None) };
+    }
+    let mut mac = keyed(&KEYED, key);
     mac.update(msg);
     mac.finalize().into_bytes().to_vec()
+}
+
+/// A thread's last HMAC key and the HMAC keyed with it.
+type KeyedCache<M> = RefCell<Option<(Vec<u8>, M)>>;
+
+/// An HMAC keyed with `key`, cloned from this thread's last one when the key is the same:
+/// keying hashes two blocks (the padded key with ipad and opad), a quarter or more of a
+/// request signature, and a server sees the same few keys on every request.
+fn keyed<M: Mac + KeyInit + Clone>(cache: &'static LocalKey<KeyedCache<M>>, key: &[u8]) -> M {
+    cache.with_borrow_mut(|last| match last {
+        Some((k, mac)) if k.as_slice() == key => mac.clone(),
+        _ => {
+            // HMAC accepts keys of any length, so construction cannot fail.
+            let mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+            *last = Some((key.to_vec(), mac.clone()));
+            mac
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reused_keyed_hmacs_sign_like_fresh_ones_whatever_the_key_order() {
+        for (key, msg) in [
+            ("a", "m1"),
+            ("a", "m2"),
+            ("bb", "m1"),
+            ("a", "m1"),
+            ("", "x"),
+        ] {
+            let mut fresh1 = <HmacSha1 as KeyInit>::new_from_slice(key.as_bytes()).expect("key");
+            fresh1.update(msg.as_bytes());
+            let want1 = BASE64.encode(fresh1.finalize().into_bytes());
+            assert_eq!(hmac_sha1_base64(key.as_bytes(), msg.as_bytes()), want1);
+            let mut fresh256 =
+                <HmacSha256 as KeyInit>::new_from_slice(key.as_bytes()).expect("key");
+            fresh256.update(msg.as_bytes());
+            let want256 = fresh256.finalize().into_bytes().to_vec();
+            assert_eq!(hmac_sha256(key.as_bytes(), msg.as_bytes()), want256);
+        }
+    }
 
     const SECRET: &str = "ak_secret";
     const EMPTY_MD5: &str = "1B2M2Y8AsgTpgAmY7PhCfg==";

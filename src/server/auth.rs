@@ -2,6 +2,7 @@
 //! skew, access key lookup, content MD5 and the V2/V4 signature. Signature arithmetic lives
 //! in `protocol::sign`; this file decides what to check, in which order, and what to answer.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -121,7 +122,7 @@ pub fn verify(
         (Some(given), _) => {
             let sign_date = required(headers, sign::SIGN_DATE_HEADER)?;
             let region = required(headers, sign::SIGN_REGION_HEADER)?;
-            let key = sign::v4_signing_key(secret, sign_date, region);
+            let key = v4_signing_key(secret, sign_date, region);
             let block = canonical(headers, sign::SIGNATURE_V4_HEADER);
             let expected = sign::sign_v4(&key, &sign::string_to_sign_v4(api_name, &block));
             check_signature(&expected, given)?;
@@ -140,6 +141,24 @@ pub fn verify(
         access_key_id: access_key_id.to_string(),
         instance: instance.to_string(),
         response_key,
+    })
+}
+
+/// The V4 signing key of `secret` for `sign_date` and `region`, derived once per thread
+/// for as long as they stay the same: the derivation is four HMAC-SHA256 rounds, and a
+/// client signs all of a day's requests with one key.
+fn v4_signing_key(secret: &str, sign_date: &str, region: &str) -> String {
+    thread_local! {
+        static LAST: RefCell<Option<([String; 3], String)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some(([s, d, r], key)) if s == secret && d == sign_date && r == region => key.clone(),
+        _ => {
+            let key = sign::v4_signing_key(secret, sign_date, region);
+            let inputs = [secret, sign_date, region].map(str::to_string);
+            *last = Some((inputs, key.clone()));
+            key
+        }
     })
 }
 
@@ -219,6 +238,25 @@ fn canonical(headers: &HeaderMap, exclude: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_v4_keys_follow_the_secret_date_and_region() {
+        let cases = [
+            ("s", "20261201", "cn-hangzhou"),
+            ("s", "20261201", "cn-hangzhou"),
+            ("s", "20261202", "cn-hangzhou"),
+            ("s", "20261202", "cn-shanghai"),
+            ("t", "20261202", "cn-shanghai"),
+            ("s", "20261201", "cn-hangzhou"),
+        ];
+        for (secret, date, region) in cases {
+            assert_eq!(
+                v4_signing_key(secret, date, region),
+                sign::v4_signing_key(secret, date, region),
+                "{secret} {date} {region}"
+            );
+        }
+    }
     use hyper::header::{HeaderName, HeaderValue};
 
     const DATE: &str = "2024-01-02T03:04:05.000Z";
