@@ -70,16 +70,6 @@ impl Workers {
         Ok(Workers { workers })
     }
 
-    /// The number of workers.
-    pub fn len(&self) -> usize {
-        self.workers.len()
-    }
-
-    /// Always false: a pool has at least one worker.
-    pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
-    }
-
     /// Open connections per worker, in worker order.
     pub fn open_connections(&self) -> Vec<usize> {
         self.workers
