@@ -34,6 +34,14 @@ impl MergeIter {
         }
     }
 
+    /// A forward merge over `children` (newest first) that are already positioned, each at
+    /// its first record at or after one common key.
+    pub fn positioned(children: Vec<BoxedIter>) -> MergeIter {
+        let mut merge = MergeIter::new(children);
+        merge.rebuild(true);
+        merge
+    }
+
     /// Number of child iterators.
     pub fn num_children(&self) -> usize {
         self.children.len()

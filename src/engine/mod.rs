@@ -115,22 +115,46 @@ struct ReadView {
 }
 
 impl ReadView {
-    /// Every source, newest first; for a point read only files that may hold `row`.
-    fn iterators(&self, row: Option<&[u8]>) -> Vec<BoxedIter> {
+    /// Every source, newest first, unpositioned (for scans).
+    fn iterators(&self) -> Vec<BoxedIter> {
         let mut out: Vec<BoxedIter> = Vec::with_capacity(4 + self.immutables.len());
         out.push(Box::new(self.active.iter()));
         for m in &self.immutables {
             out.push(Box::new(m.iter()));
         }
-        match row {
-            Some(row) => {
-                for f in self.version.files_for_row(row) {
-                    out.push(Box::new(f.iter()));
-                }
-            }
-            None => out.extend(self.version.iters()),
-        }
+        out.extend(self.version.iters());
         out
+    }
+
+    /// The sources a point read of `row` at `snapshot` needs, newest first, each positioned
+    /// at `row`. A row head (DeleteRow, or the replace of a PutRow) hides every older record
+    /// of its row, so once one visible head is found, sources whose newest record is older
+    /// than it are left out: a row overwritten by PutRow is read from the memtable that
+    /// holds its last put instead of from every file that still holds an old copy.
+    fn point_sources(&self, row: &[u8], snapshot: SeqNo) -> Result<Vec<BoxedIter>> {
+        let mut out: Vec<BoxedIter> = Vec::with_capacity(4 + self.immutables.len());
+        let mut floor: Option<SeqNo> = None;
+        let mut add = |mut iter: BoxedIter, floor: &mut Option<SeqNo>| -> Result<()> {
+            iter.seek(row)?;
+            if floor.is_none() {
+                *floor = read::visible_row_head(&*iter, row, snapshot);
+            }
+            out.push(iter);
+            Ok(())
+        };
+        let older = |max_seqno: SeqNo, floor: Option<SeqNo>| floor.is_some_and(|h| max_seqno < h);
+        add(Box::new(self.active.iter()), &mut floor)?;
+        for m in &self.immutables {
+            if !older(m.max_seqno(), floor) {
+                add(Box::new(m.iter()), &mut floor)?;
+            }
+        }
+        for f in self.version.files_covering_row(row) {
+            if !older(f.meta.largest_seqno, floor) && f.reader.may_contain_row(row) {
+                add(Box::new(f.iter()), &mut floor)?;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -635,8 +659,8 @@ impl Engine {
         // flushed to (both change in one view swap).
         let (ctx, _pin) = self.inner.read_context(read);
         let view = self.inner.current_view();
-        let mut iter = MergeIter::new(view.iterators(Some(row)));
-        read::get_row_into(&mut iter, row, &ctx, buf)
+        let mut iter = MergeIter::positioned(view.point_sources(row, ctx.snapshot)?);
+        read::assemble_row(&mut iter, row, &ctx, buf)
     }
 
     /// Scans rows between two encoded bounds (see `Direction`), at one snapshot.
@@ -650,7 +674,7 @@ impl Engine {
         self.inner.check_open()?;
         let (ctx, pin) = self.inner.read_context(read);
         let view = self.inner.current_view();
-        let iter = MergeIter::new(view.iterators(None));
+        let iter = MergeIter::new(view.iterators());
         Ok(RowIter {
             scanner: RowScanner::new(iter, ctx, start, end, direction),
             _pin: pin,
@@ -786,6 +810,82 @@ mod tests {
                 (row(i as i64 + 1), want.clone())
             );
         }
+    }
+
+    /// The sources a point read of `r` merges, at `snapshot`.
+    fn point_source_count(e: &Engine, r: &[u8], snapshot: SeqNo) -> usize {
+        e.inner
+            .current_view()
+            .point_sources(r, snapshot)
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn point_reads_leave_out_sources_older_than_the_newest_row_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(dir.path(), opts(), keep_versions(1)).unwrap();
+        let put = |r: i64, col: &[u8], v: &[u8]| {
+            let mut b = WriteBatch::new();
+            b.delete_row(&row(r)); // a PutRow replaces the row
+            b.put(&row(r), col, Some(1), v);
+            e.write(b).unwrap()
+        };
+        let update = |r: i64, col: &[u8], v: &[u8]| {
+            let mut b = WriteBatch::new();
+            b.put(&row(r), col, Some(2), v);
+            e.write(b).unwrap()
+        };
+        let cols = |r: i64, snapshot: Option<SeqNo>| -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+            let read = ReadOptions {
+                snapshot,
+                ..ReadOptions::default()
+            };
+            e.get_row(&row(r), &read).unwrap().map(|row| {
+                row.columns
+                    .into_iter()
+                    .map(|c| (c.name, c.cells[0].value.clone()))
+                    .collect()
+            })
+        };
+        // Row 1 is put in three files, then put again in the memtable.
+        for v in [b"v1", b"v2", b"v3"] {
+            put(1, b"a", v);
+            e.flush().unwrap();
+        }
+        let old = e.snapshot_seqno();
+        let newest = put(1, b"b", b"v4");
+        let latest = e.snapshot_seqno();
+        assert_eq!(
+            point_source_count(&e, &row(1), latest),
+            1,
+            "the memtable alone"
+        );
+        assert_eq!(cols(1, None), Some(vec![(b"b".to_vec(), b"v4".to_vec())]));
+        // A snapshot older than that put reads the newest file too, but not the older ones.
+        assert!(old < newest);
+        assert_eq!(point_source_count(&e, &row(1), old), 2);
+        assert_eq!(
+            cols(1, Some(old)),
+            Some(vec![(b"a".to_vec(), b"v3".to_vec())])
+        );
+        // An update writes no head: the put it updates is found in an older source.
+        e.flush().unwrap();
+        update(1, b"c", b"u");
+        assert_eq!(point_source_count(&e, &row(1), e.snapshot_seqno()), 2);
+        assert_eq!(
+            cols(1, None),
+            Some(vec![
+                (b"b".to_vec(), b"v4".to_vec()),
+                (b"c".to_vec(), b"u".to_vec())
+            ])
+        );
+        // A delete hides the files' copies too.
+        let mut b = WriteBatch::new();
+        b.delete_row(&row(1));
+        e.write(b).unwrap();
+        assert_eq!(point_source_count(&e, &row(1), e.snapshot_seqno()), 1);
+        assert_eq!(cols(1, None), None);
     }
 
     #[test]

@@ -287,6 +287,20 @@ fn current_row(iter: &dyn KvIter) -> Result<&[u8]> {
     })
 }
 
+/// The seqno of the row head of `row` under `iter` when it is visible at `snapshot`: the
+/// newest head of the row in that source, since a head sorts before the row's cells and
+/// newer records of a key sort first. `None` when the record is anything else.
+pub fn visible_row_head(iter: &dyn KvIter, row: &[u8], snapshot: SeqNo) -> Option<SeqNo> {
+    if !iter.valid() {
+        return None;
+    }
+    let (cell, seqno, _) = key::split_internal_key(iter.key())?;
+    match key::parse_cell_key_raw(cell)? {
+        (r, RawCellBody::RowHead) if r == row && seqno <= snapshot => Some(seqno),
+        _ => None,
+    }
+}
+
 /// Reads one row with a fresh iterator over every source.
 pub fn get_row(iter: &mut dyn KvIter, row: &[u8], ctx: &ReadContext) -> Result<Option<Row>> {
     let mut buf = RowBuf::new();
@@ -301,6 +315,16 @@ pub fn get_row_into(
     buf: &mut RowBuf,
 ) -> Result<bool> {
     iter.seek(row)?;
+    assemble_row(iter, row, ctx, buf)
+}
+
+/// Reads one row into `buf` from `iter`, already positioned at `row`; true if it exists.
+pub fn assemble_row(
+    iter: &mut dyn KvIter,
+    row: &[u8],
+    ctx: &ReadContext,
+    buf: &mut RowBuf,
+) -> Result<bool> {
     let mut asm = RowAssembler::new(ctx, buf, row);
     while iter.valid() {
         if current_row(iter)? != row {

@@ -237,21 +237,25 @@ impl Version {
         self.levels.iter().flatten()
     }
 
-    /// Files that may hold records of `row`, newest first: overlapping L0 files, then at most
-    /// one file per deeper level (found by binary search). Files whose bloom filter rules the
-    /// row out are skipped.
-    pub fn files_for_row(&self, row: &[u8]) -> Vec<Arc<TableFile>> {
-        let mut out: Vec<Arc<TableFile>> = Vec::new();
-        for (level, files) in self.levels.iter().enumerate() {
-            if level == 0 {
-                out.extend(files.iter().filter(|f| f.covers_row(row)).cloned());
-            } else {
-                let i = files.partition_point(|f| f.largest_row() < row);
-                out.extend(files.get(i).filter(|f| f.covers_row(row)).cloned());
-            }
-        }
-        out.retain(|f| f.reader.may_contain_row(row));
-        out
+    /// Files whose row range holds `row`, newest first: overlapping L0 files, then at most
+    /// one file per deeper level (found by binary search). The bloom filters are not asked,
+    /// so a point read can rule a file out by its seqnos before probing its filter.
+    pub fn files_covering_row<'a>(
+        &'a self,
+        row: &'a [u8],
+    ) -> impl Iterator<Item = &'a Arc<TableFile>> + 'a {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(move |(level, files)| {
+                let candidates: &[Arc<TableFile>] = if level == 0 {
+                    files
+                } else {
+                    let i = files.partition_point(|f| f.largest_row() < row);
+                    files.get(i..(i + 1).min(files.len())).unwrap_or(&[])
+                };
+                candidates.iter().filter(move |f| f.covers_row(row))
+            })
     }
 
     /// Files of `level` whose rows meet `[first_row, last_row]`, in level order.
@@ -807,20 +811,18 @@ mod tests {
         assert!(!filename::sst_path(d, n1).exists(), "deleted table is gone");
         let v = set.current();
         assert_eq!(
-            v.files_for_row(&row(7))
-                .iter()
+            v.files_covering_row(&row(7))
                 .map(|f| f.number())
                 .collect::<Vec<_>>(),
             [n2]
         );
         assert_eq!(
-            v.files_for_row(&row(35))
-                .iter()
+            v.files_covering_row(&row(35))
                 .map(|f| f.number())
                 .collect::<Vec<_>>(),
             [n3]
         );
-        assert!(v.files_for_row(&row(25)).is_empty());
+        assert_eq!(v.files_covering_row(&row(25)).count(), 0);
         assert_eq!(v.level_size(1), v.files(1)[0].meta.file_size);
     }
 
