@@ -49,9 +49,11 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break
 OTSD_PID=$!
 ep="http://127.0.0.1:$OTSD_PORT"
 for _ in $(seq 50); do curl -fs "$ep/health" > /dev/null 2>&1 && break; sleep 0.1; done
-# The range table holds 100,000 rows whose one value has the XADD entries' 22 bytes.
-"$OTSD" bench --endpoint "$ep" --table range --op put --rows 100000 --value-size 22 \
-  --duration 8s --concurrency 32 > /dev/null 2>&1
+# The range table holds 100,000 rows whose one value has the XADD entries' 22 bytes, each
+# written once (--prefill) as the messages of a sync queue are: a Timeline row is appended
+# under a new sequence id and never rewritten, like a stream entry.
+"$OTSD" bench --endpoint "$ep" --table range --op range --prefill --rows 100000 \
+  --value-size 22 --batch-size 20 --duration 1s --concurrency 32 > /dev/null 2>&1
 
 xadds="" xadd_ps="" xrevs="" fanouts="" pages_all=""
 c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_pages=""
