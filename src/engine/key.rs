@@ -183,8 +183,15 @@ pub fn encode_row_key<'a>(values: impl IntoIterator<Item = &'a PkValue>) -> Vec<
 }
 
 /// Decodes a row key back into its column values; `None` if the bytes are not a row key.
-pub fn decode_row_key(mut input: &[u8]) -> Option<Vec<PkValue>> {
+pub fn decode_row_key(input: &[u8]) -> Option<Vec<PkValue>> {
     let mut values = Vec::new();
+    decode_row_key_into(input, &mut values)?;
+    Some(values)
+}
+
+/// `decode_row_key` appending to `values`, so a scan can reuse one vector from row to row.
+/// On `None` the values decoded before the damage are left in `values`.
+pub fn decode_row_key_into(mut input: &[u8], values: &mut Vec<PkValue>) -> Option<()> {
     while let Some((&tag, rest)) = input.split_first() {
         let (value, used) = match tag {
             TAG_INF_MIN => (PkValue::InfMin, 0),
@@ -209,7 +216,7 @@ pub fn decode_row_key(mut input: &[u8]) -> Option<Vec<PkValue>> {
         values.push(value);
         input = &rest[used..];
     }
-    Some(values)
+    Some(())
 }
 
 /// Which part of a row a cell key addresses.

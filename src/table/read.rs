@@ -6,7 +6,7 @@ use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::index;
 use crate::table::limits;
-use crate::table::row::{PrimaryKey, ReadSpec, RowData, RowView};
+use crate::table::row::{PrimaryKey, ReadSpec, RowData, RowView, RowViewSpace};
 use crate::table::schema::{validate_pk, PkInput, PkUse};
 use crate::table::transaction::TxnSession;
 use crate::table::Table;
@@ -234,8 +234,10 @@ impl Table {
         let mut budget = PageBudget::new(range.max_rows);
         let mut returned = 0;
         let mut next_start = None;
+        let mut space = RowViewSpace::default();
         while let Some(buf) = scan.next_ref()? {
-            let row = RowView::from_row_buf_in(self.schema(), buf, self.key_prefix.len())?;
+            let row =
+                RowView::decode_reusing(self.schema(), buf, self.key_prefix.len(), &mut space)?;
             if budget.is_spent(returned) {
                 next_start = Some(row.owned_key());
                 break;
@@ -244,6 +246,7 @@ impl Table {
             if let Some(row) = spec.project_view(attrs.as_deref(), row) {
                 emit(&row);
                 returned += 1;
+                space.recycle(row);
             }
         }
         Ok(RangePage {

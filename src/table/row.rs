@@ -68,6 +68,26 @@ fn decode_stored_key(schema: &TableSchema, key_bytes: &[u8]) -> OtsResult<Vec<Pk
     Ok(values)
 }
 
+/// Appends the cells of `row` to `cells`, borrowing names and values from it.
+fn push_cells<'a>(
+    schema: &TableSchema,
+    row: &'a engine::RowBuf,
+    cells: &mut Vec<CellView<'a>>,
+) -> OtsResult<()> {
+    for column in row.columns() {
+        let name =
+            std::str::from_utf8(column.name()).map_err(|_| corrupt(schema, "column name"))?;
+        for cell in column.cells() {
+            cells.push(CellView {
+                name,
+                timestamp_ms: cell.version_ms,
+                value: ValueView::decode(cell.value).map_err(|e| corrupt(schema, e.what))?,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One version of an attribute column, borrowed from an engine row buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CellView<'a> {
@@ -89,7 +109,59 @@ pub struct RowView<'a> {
     pub cells: Vec<CellView<'a>>,
 }
 
+/// The vectors of a `RowView`, kept from row to row so a scan decodes its rows without
+/// allocating for each (`RowView::decode_reusing`, then `RowViewSpace::recycle`).
+#[derive(Default)]
+pub struct RowViewSpace {
+    values: Vec<PkValue>,
+    primary_key: Vec<(&'static str, PkValue)>,
+    cells: Vec<CellView<'static>>,
+}
+
+impl RowViewSpace {
+    /// Takes back the vectors of a row that is done with.
+    pub fn recycle(&mut self, row: RowView<'_>) {
+        self.primary_key = relifetime(row.primary_key);
+        self.cells = relifetime(row.cells);
+    }
+}
+
+/// An empty vector with `v`'s allocation, for elements that differ from `T` only in their
+/// lifetimes (same layout, so the standard library collects in place and keeps the buffer).
+fn relifetime<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
 impl<'a> RowView<'a> {
+    /// `from_row_buf_in` with the vectors of `space` (give them back with
+    /// `RowViewSpace::recycle`).
+    ///
+    /// Errors: as `from_row_buf_in`.
+    pub fn decode_reusing(
+        schema: &'a TableSchema,
+        row: &'a engine::RowBuf,
+        prefix_len: usize,
+        space: &mut RowViewSpace,
+    ) -> OtsResult<RowView<'a>> {
+        let key_bytes = row.key().get(prefix_len..).unwrap_or(&[]);
+        let values = &mut space.values;
+        values.clear();
+        key::decode_row_key_into(key_bytes, values).ok_or_else(|| corrupt(schema, "row key"))?;
+        if values.len() != schema.primary_key.len() {
+            return Err(corrupt(schema, "row key column count"));
+        }
+        let mut primary_key: Vec<(&'a str, PkValue)> =
+            relifetime(std::mem::take(&mut space.primary_key));
+        let names = schema.primary_key.iter().map(|c| c.name.as_str());
+        primary_key.extend(names.zip(values.drain(..)));
+        let mut cells: Vec<CellView<'a>> = relifetime(std::mem::take(&mut space.cells));
+        push_cells(schema, row, &mut cells)?;
+        Ok(RowView { primary_key, cells })
+    }
+
     /// Decodes the row an engine scan or point read lent, whose key starts with
     /// `prefix_len` bytes of key-space prefix.
     ///
@@ -103,17 +175,7 @@ impl<'a> RowView<'a> {
         let names = schema.primary_key.iter().map(|c| c.name.as_str());
         let primary_key = names.zip(values).collect();
         let mut cells = Vec::new();
-        for column in row.columns() {
-            let name =
-                std::str::from_utf8(column.name()).map_err(|_| corrupt(schema, "column name"))?;
-            for cell in column.cells() {
-                cells.push(CellView {
-                    name,
-                    timestamp_ms: cell.version_ms,
-                    value: ValueView::decode(cell.value).map_err(|e| corrupt(schema, e.what))?,
-                });
-            }
-        }
+        push_cells(schema, row, &mut cells)?;
         Ok(RowView { primary_key, cells })
     }
 
@@ -459,6 +521,51 @@ mod tests {
             }],
             defined_columns: vec![],
         }
+    }
+
+    #[test]
+    fn reused_row_views_keep_their_vectors_and_decode_like_fresh_ones() {
+        let schema = schema();
+        let dir = tempfile::tempdir().unwrap();
+        let options = engine::Options {
+            sync: engine::SyncPolicy::Never,
+            ..engine::Options::default()
+        };
+        let e = engine::Engine::open(dir.path(), options, engine::DataOptions::default()).unwrap();
+        let mut batch = engine::WriteBatch::new();
+        for i in 0..3i64 {
+            let k = key::encode_row_key(&[PkValue::Integer(i)]);
+            batch.put(&k, b"a", Some(1), &Value::Integer(i).encode());
+            batch.put(&k, b"b", Some(1), &Value::Integer(-i).encode());
+        }
+        e.write(batch).unwrap();
+        let (start, end) = (
+            key::encode_row_key(&[PkValue::InfMin]),
+            key::encode_row_key(&[PkValue::InfMax]),
+        );
+        let mut scan = e
+            .scan(
+                &start,
+                &end,
+                engine::Direction::Forward,
+                &engine::ReadOptions::default(),
+            )
+            .unwrap();
+        let mut space = RowViewSpace::default();
+        let mut rows = 0;
+        while let Some(buf) = scan.next_ref().unwrap() {
+            let kept = (space.primary_key.capacity(), space.cells.capacity());
+            let row = RowView::decode_reusing(&schema, buf, 0, &mut space).unwrap();
+            assert_eq!(row, RowView::from_row_buf_in(&schema, buf, 0).unwrap());
+            if rows > 0 {
+                // The row decoded into the vectors the previous row gave back.
+                assert!(kept.0 >= 1 && kept.1 >= 2, "{kept:?}");
+                assert_eq!((row.primary_key.capacity(), row.cells.capacity()), kept);
+            }
+            space.recycle(row);
+            rows += 1;
+        }
+        assert_eq!(rows, 3);
     }
 
     #[test]
