@@ -171,12 +171,7 @@ impl<'a> RowView<'a> {
         row: &'a engine::RowBuf,
         prefix_len: usize,
     ) -> OtsResult<RowView<'a>> {
-        let values = decode_stored_key(schema, row.key().get(prefix_len..).unwrap_or(&[]))?;
-        let names = schema.primary_key.iter().map(|c| c.name.as_str());
-        let primary_key = names.zip(values).collect();
-        let mut cells = Vec::new();
-        push_cells(schema, row, &mut cells)?;
-        Ok(RowView { primary_key, cells })
+        Self::decode_reusing(schema, row, prefix_len, &mut RowViewSpace::default())
     }
 
     /// Bytes this row counts for, as `RowData::size_bytes`.
@@ -556,7 +551,24 @@ mod tests {
         while let Some(buf) = scan.next_ref().unwrap() {
             let kept = (space.primary_key.capacity(), space.cells.capacity());
             let row = RowView::decode_reusing(&schema, buf, 0, &mut space).unwrap();
-            assert_eq!(row, RowView::from_row_buf_in(&schema, buf, 0).unwrap());
+            // As the owned decoding, which shares no code with it.
+            let owned = RowData::from_row_buf_in(&schema, buf, 0).unwrap();
+            assert_eq!(row.owned_key(), owned.primary_key);
+            let cells: Vec<(&str, i64, Value)> = row
+                .cells
+                .iter()
+                .map(|c| (c.name, c.timestamp_ms, c.value.to_value()))
+                .collect();
+            let want: Vec<(&str, i64, Value)> = owned
+                .columns
+                .iter()
+                .flat_map(|c| {
+                    c.versions
+                        .iter()
+                        .map(|v| (c.name.as_str(), v.timestamp_ms, v.value.clone()))
+                })
+                .collect();
+            assert_eq!(cells, want);
             if rows > 0 {
                 // The row decoded into the vectors the previous row gave back.
                 assert!(kept.0 >= 1 && kept.1 >= 2, "{kept:?}");
