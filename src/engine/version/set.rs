@@ -252,7 +252,7 @@ impl Version {
                     files
                 } else {
                     let i = files.partition_point(|f| f.largest_row() < row);
-                    files.get(i..(i + 1).min(files.len())).unwrap_or(&[])
+                    files.get(i).map(std::slice::from_ref).unwrap_or(&[])
                 };
                 candidates.iter().filter(move |f| f.covers_row(row))
             })
