@@ -83,8 +83,7 @@ fn write_table_rows(
     rows: &[pb::RowInBatchWriteRowRequest],
     mut session: Option<&mut TxnSession<'_>>,
 ) -> Vec<OtsResult<WriteOutcome>> {
-    let mut decoded: Vec<_> = rows.iter().map(decode_row).collect();
-    refuse_repeated_counter_rows(&mut decoded);
+    let decoded = decode_rows(rows);
     if let Some(session) = session.as_mut() {
         return decoded
             .into_iter()
@@ -94,19 +93,52 @@ fn write_table_rows(
             })
             .collect();
     }
+    let (valid, answers) = split_valid(decoded);
+    merge_answers(answers, table.write_rows(valid))
+}
+
+/// `write_table_rows` outside a transaction, for an async caller: the group commit is
+/// awaited without holding a thread (`Table::write_rows_async`).
+async fn write_table_rows_async(
+    table: Arc<Table>,
+    rows: &[pb::RowInBatchWriteRowRequest],
+) -> Vec<OtsResult<WriteOutcome>> {
+    let (valid, answers) = split_valid(decode_rows(rows));
+    merge_answers(answers, table.write_rows_async(valid).await)
+}
+
+/// Decodes a table's rows, refusing counter rows written more than once.
+fn decode_rows(rows: &[pb::RowInBatchWriteRowRequest]) -> Vec<DecodedRow> {
+    let mut decoded: Vec<_> = rows.iter().map(decode_row).collect();
+    refuse_repeated_counter_rows(&mut decoded);
+    decoded
+}
+
+/// The rows to write, and per request row its answer when it already failed (`None`: it
+/// is written, and answered in order by the write's results).
+type Answers = Vec<Option<OtsResult<WriteOutcome>>>;
+
+fn split_valid(decoded: Vec<DecodedRow>) -> (Vec<(RowWrite, Condition, ReturnKind)>, Answers) {
     let mut valid = Vec::with_capacity(decoded.len());
-    let mut results: Vec<Option<OtsResult<WriteOutcome>>> = Vec::with_capacity(decoded.len());
+    let mut answers = Vec::with_capacity(decoded.len());
     for d in decoded {
         match d {
             Ok(row) => {
                 valid.push(row);
-                results.push(None);
+                answers.push(None);
             }
-            Err(e) => results.push(Some(Err(e))),
+            Err(e) => answers.push(Some(Err(e))),
         }
     }
-    let mut written = table.write_rows(valid).into_iter();
-    results
+    (valid, answers)
+}
+
+fn merge_answers(
+    answers: Answers,
+    written: Vec<OtsResult<WriteOutcome>>,
+) -> Vec<OtsResult<WriteOutcome>> {
+    let mut written = written.into_iter();
+    answers
         .into_iter()
         .map(|r| {
             r.or_else(|| written.next())
@@ -153,22 +185,49 @@ fn atomic_batch_write_row(
         .iter()
         .map(decode_row)
         .collect::<OtsResult<Vec<_>>>()?;
-    let rows = table
-        .write_rows_atomic(rows)?
-        .into_iter()
-        .map(row_response)
-        .collect();
+    let rows = table.write_rows_atomic(rows)?;
     Ok(encode_response(&pb::BatchWriteRowResponse {
-        tables: vec![pb::TableInBatchWriteRowResponse {
-            table_name: t.table_name.clone(),
-            rows,
-        }],
+        tables: vec![table_response(&t.table_name, rows)],
     }))
 }
 
 /// Handles BatchWriteRow.
 pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsResult<Vec<u8>> {
     let req: pb::BatchWriteRowRequest = decode_request(body)?;
+    check_request(&req)?;
+    write_request(catalog, instance, &req)
+}
+
+/// Handles BatchWriteRow for an async caller. The common request (no transaction, not
+/// atomic) is staged on the caller's thread and its commits awaited without holding one;
+/// transactions and atomic batches, which wait on their commit, run on the blocking pool.
+pub async fn batch_write_row_async(
+    catalog: Arc<Catalog>,
+    instance: String,
+    body: bytes::Bytes,
+) -> OtsResult<Vec<u8>> {
+    crate::table::catalog::validate_instance_name(&instance)?;
+    let req: pb::BatchWriteRowRequest = decode_request(&body)?;
+    check_request(&req)?;
+    if req.transaction_id.is_some() || req.is_atomic == Some(true) {
+        return tokio::task::spawn_blocking(move || write_request(&catalog, &instance, &req))
+            .await
+            .map_err(|_| OtsError::internal())?;
+    }
+    let mut tables = Vec::with_capacity(req.tables.len());
+    for t in &req.tables {
+        let rows = match catalog.table(&instance, &t.table_name) {
+            Ok(table) => write_table_rows_async(table, &t.rows).await,
+            Err(e) => t.rows.iter().map(|_| Err(e.clone())).collect(),
+        };
+        tables.push(table_response(&t.table_name, rows));
+    }
+    Ok(encode_response(&pb::BatchWriteRowResponse { tables }))
+}
+
+/// The request-level checks: at least one row in every table, no table twice, and the
+/// row count and size limits.
+fn check_request(req: &pb::BatchWriteRowRequest) -> OtsResult<()> {
     if req.tables.is_empty() {
         return Err(OtsError::param("No row is specified in BatchWriteRow."));
     }
@@ -193,7 +252,15 @@ pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsRes
         limits::check_batch_rows(total, limits::MAX_BATCH_WRITE_ROWS)?;
         bytes += t.rows.iter().map(|r| r.row_change.len()).sum::<usize>();
     }
-    limits::check_write_request_bytes("BatchWriteRow", bytes)?;
+    limits::check_write_request_bytes("BatchWriteRow", bytes)
+}
+
+/// Writes a checked request, blocking on its commits.
+fn write_request(
+    catalog: &Catalog,
+    instance: &str,
+    req: &pb::BatchWriteRowRequest,
+) -> OtsResult<Vec<u8>> {
     // Inside a transaction every row must be in its table (and partition, checked per row).
     let txn = match &req.transaction_id {
         Some(id) => {
@@ -207,7 +274,7 @@ pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsRes
         None => None,
     };
     if txn.is_none() && req.is_atomic == Some(true) {
-        return atomic_batch_write_row(catalog, instance, &req);
+        return atomic_batch_write_row(catalog, instance, req);
     }
     let mut session = match &txn {
         Some((_, txn)) => Some(txn.session()?),
@@ -222,16 +289,21 @@ pub fn batch_write_row(catalog: &Catalog, instance: &str, body: &[u8]) -> OtsRes
         let rows = match table {
             Ok(table) => write_table_rows(&table, &t.rows, session.as_mut()),
             Err(e) => t.rows.iter().map(|_| Err(e.clone())).collect(),
-        }
-        .into_iter()
-        .map(row_response)
-        .collect();
-        tables.push(pb::TableInBatchWriteRowResponse {
-            table_name: t.table_name.clone(),
-            rows,
-        });
+        };
+        tables.push(table_response(&t.table_name, rows));
     }
     Ok(encode_response(&pb::BatchWriteRowResponse { tables }))
+}
+
+/// One table's part of the response.
+fn table_response(
+    table_name: &str,
+    rows: Vec<OtsResult<WriteOutcome>>,
+) -> pb::TableInBatchWriteRowResponse {
+    pb::TableInBatchWriteRowResponse {
+        table_name: table_name.to_string(),
+        rows: rows.into_iter().map(row_response).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `table`, encode the response. `Api` is parsed from the URL's last path segment.
 
 mod batch_get_row;
-mod batch_write_row;
+pub mod batch_write_row;
 mod compute_split_points;
 pub mod convert;
 mod create_table;

@@ -1,5 +1,5 @@
-//! Group commit for callers on an async runtime. They queue a batch with a one-shot sender
-//! and await it; one committer thread per engine (started on first use, gone after a while
+//! Group commit for callers on an async runtime. They queue one or more batches with a
+//! one-shot sender and await it; one committer thread per engine (started on first use, gone after a while
 //! without work, so an idle table holds no thread) takes everything queued and commits it as
 //! one group. No runtime thread ever blocks on the WAL or an fsync,
 //! and a burst of writers costs one thread wake-up per group instead of several per write.
@@ -16,11 +16,17 @@ use super::batch::WriteBatch;
 use super::error::{Error, Result};
 use super::key::SeqNo;
 
-type Reply = oneshot::Sender<Result<SeqNo>>;
+/// One result per batch of a submission, in order.
+pub type Results = Vec<Result<SeqNo>>;
+
+type Reply = oneshot::Sender<Results>;
 
 #[derive(Default)]
 struct State {
-    pending: Vec<(WriteBatch, Reply)>,
+    /// Every queued batch, in submission order.
+    pending: Vec<WriteBatch>,
+    /// Per submission: how many of `pending` it queued, and where its results go.
+    replies: Vec<(usize, Reply)>,
     started: bool,
     shutdown: bool,
 }
@@ -39,16 +45,22 @@ pub const IDLE_EXIT: Duration = Duration::from_secs(30);
 pub type CommitFn = dyn Fn(Vec<WriteBatch>) -> Vec<Result<SeqNo>> + Send + Sync;
 
 impl AsyncCommitter {
-    /// Queues `batch`. `start` spawns the committer thread when none runs (it must run
+    /// Queues `batches`, each to be applied atomically on its own; they land in one group.
+    /// `start` spawns the committer thread when none runs (it must run
     /// [`AsyncCommitter::run`]); its error fails this write.
     ///
     /// Errors: `Closed` after `shutdown`, or the spawn failure.
     pub fn submit(
         &self,
-        batch: WriteBatch,
+        batches: Vec<WriteBatch>,
         start: impl FnOnce() -> Result<()>,
-    ) -> Result<oneshot::Receiver<Result<SeqNo>>> {
+    ) -> Result<oneshot::Receiver<Results>> {
         let (tx, rx) = oneshot::channel();
+        if batches.is_empty() {
+            // Nothing to commit, and the committer waits only for batches.
+            let _ = tx.send(Vec::new());
+            return Ok(rx);
+        }
         let mut st = self.state.lock();
         if st.shutdown {
             return Err(Error::Closed);
@@ -58,7 +70,8 @@ impl AsyncCommitter {
             st.started = true;
         }
         let was_idle = st.pending.is_empty();
-        st.pending.push((batch, tx));
+        st.replies.push((batches.len(), tx));
+        st.pending.extend(batches);
         drop(st);
         // A non-empty queue means the committer is already due to look again.
         if was_idle {
@@ -84,13 +97,18 @@ impl AsyncCommitter {
                 if st.pending.is_empty() {
                     return; // shut down with nothing left
                 }
-                std::mem::take(&mut st.pending)
+                (
+                    std::mem::take(&mut st.pending),
+                    std::mem::take(&mut st.replies),
+                )
             };
-            let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+            let (batches, replies) = group;
             let mut results = commit(batches).into_iter();
-            for reply in replies {
+            for (count, reply) in replies {
+                let mut part: Results = results.by_ref().take(count).collect();
+                part.resize_with(count, || Err(Error::Poisoned));
                 // A caller that stopped waiting (its request was dropped) is no error.
-                let _ = reply.send(results.next().unwrap_or(Err(Error::Poisoned)));
+                let _ = reply.send(part);
             }
         }
     }
@@ -102,11 +120,13 @@ impl AsyncCommitter {
     }
 }
 
-/// Awaits a queued write's result.
+/// Awaits the results of a submission of `count` batches, one per batch.
 ///
-/// Errors: the commit's own error, or `Poisoned` if the committer vanished without answering.
-pub async fn wait(rx: oneshot::Receiver<Result<SeqNo>>) -> Result<SeqNo> {
-    rx.await.unwrap_or(Err(Error::Poisoned))
+/// Errors (per batch): the commit's own error, or `Poisoned` if the committer vanished
+/// without answering.
+pub async fn wait(rx: oneshot::Receiver<Results>, count: usize) -> Results {
+    rx.await
+        .unwrap_or_else(|_| (0..count).map(|_| Err(Error::Poisoned)).collect())
 }
 
 /// Starts the committer thread of `committer`, committing with `commit`.
@@ -157,18 +177,20 @@ mod tests {
             let mut waits = Vec::new();
             for i in 0..200u8 {
                 let rx = committer
-                    .submit(batch(i), || {
+                    .submit(vec![batch(i)], || {
                         let commit = Arc::clone(&commit);
                         let h = spawn(Arc::clone(&committer), Box::new(move |b| commit(b)), &dir)?;
                         *handle.lock().unwrap() = Some(h);
                         Ok(())
                     })
                     .unwrap();
-                waits.push(tokio::spawn(wait(rx)));
+                waits.push(tokio::spawn(wait(rx, 1)));
             }
             let mut out = Vec::new();
             for w in waits {
-                out.push(w.await.unwrap().unwrap());
+                let results = w.await.unwrap();
+                assert_eq!(results.len(), 1);
+                out.push(results.into_iter().next().unwrap().unwrap());
             }
             out
         });
@@ -178,7 +200,7 @@ mod tests {
         committer.shutdown();
         handle.lock().unwrap().take().unwrap().join().unwrap();
         assert!(matches!(
-            committer.submit(batch(0), || Ok(())),
+            committer.submit(vec![batch(0)], || Ok(())),
             Err(Error::Closed)
         ));
     }
@@ -192,7 +214,7 @@ mod tests {
         let handles = std::sync::Mutex::new(Vec::new());
         let write = |n: u8| {
             let rx = committer
-                .submit(batch(n), || {
+                .submit(vec![batch(n)], || {
                     starts.fetch_add(1, Ordering::SeqCst);
                     let (c, commit) = (Arc::clone(&committer), Arc::clone(&commit));
                     let idle = Duration::from_millis(20);
@@ -201,7 +223,7 @@ mod tests {
                     Ok(())
                 })
                 .unwrap();
-            rx.blocking_recv().unwrap().unwrap()
+            rx.blocking_recv().unwrap().pop().unwrap().unwrap()
         };
         assert_eq!(write(1), 1);
         let first = handles.lock().unwrap().pop().unwrap();

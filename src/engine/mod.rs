@@ -591,17 +591,38 @@ impl Engine {
         &self,
         batch: WriteBatch,
     ) -> impl std::future::Future<Output = Result<SeqNo>> + Send + 'static {
-        let queued = self.queue_async(batch);
-        async move { async_commit::wait(queued?).await }
+        let queued = self.queue_async(vec![batch]);
+        async move {
+            let results = async_commit::wait(queued?, 1).await;
+            results.into_iter().next().unwrap_or(Err(Error::Poisoned))
+        }
+    }
+
+    /// Like `write_many`, for callers on an async runtime (see `write_async`): each batch
+    /// is applied atomically on its own, all in the committer's next group.
+    ///
+    /// Errors (per batch): as `write`.
+    pub fn write_many_async(
+        &self,
+        batches: Vec<WriteBatch>,
+    ) -> impl std::future::Future<Output = Vec<Result<SeqNo>>> + Send + 'static {
+        let count = batches.len();
+        let queued = self.queue_async(batches);
+        async move {
+            match queued {
+                Ok(rx) => async_commit::wait(rx, count).await,
+                Err(e) => (0..count).map(|_| Err(clone_error(&e))).collect(),
+            }
+        }
     }
 
     fn queue_async(
         &self,
-        batch: WriteBatch,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<SeqNo>>> {
+        batches: Vec<WriteBatch>,
+    ) -> Result<tokio::sync::oneshot::Receiver<async_commit::Results>> {
         self.inner.check_writable()?;
         let inner = &self.inner;
-        inner.async_commit.submit(batch, || {
+        inner.async_commit.submit(batches, || {
             let worker = Arc::clone(inner);
             let handle = async_commit::spawn(
                 Arc::clone(&inner.async_commit),
@@ -1077,6 +1098,39 @@ mod tests {
             assert!(e.durable_seqno() >= last.unwrap());
         }
         assert_eq!(e.durable_seqno(), e.snapshot_seqno());
+    }
+
+    #[test]
+    fn async_batches_submitted_together_answer_one_by_one_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let durable = Options {
+            sync: SyncPolicy::Always,
+            ..Options::default()
+        };
+        let e = Engine::open(dir.path(), durable, DataOptions::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut oversized = WriteBatch::new();
+        oversized.delete_row(&vec![1u8; batch::MAX_ROW_KEY_BYTES + 1]);
+        let batches = vec![one_put(1), oversized, one_put(2), WriteBatch::new()];
+        let results = rt.block_on(e.write_many_async(batches));
+        assert_eq!(results.len(), 4);
+        // The invalid batch fails alone; the others commit in order, durably.
+        assert!(matches!(results[1], Err(Error::InvalidArgument(_))));
+        let first = *results[0].as_ref().unwrap();
+        assert_eq!(*results[2].as_ref().unwrap(), first + 1);
+        assert_eq!(
+            *results[3].as_ref().unwrap(),
+            first + 1,
+            "empty: nothing new"
+        );
+        assert!(e.durable_seqno() > first);
+        let read = ReadOptions::default();
+        assert!(e.get_row(&row(1), &read).unwrap().is_some());
+        assert!(e.get_row(&row(2), &read).unwrap().is_some());
+        // Nothing submitted: answered at once, with no committer woken for it.
+        assert!(rt.block_on(e.write_many_async(Vec::new())).is_empty());
     }
 
     #[test]

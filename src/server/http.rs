@@ -121,9 +121,10 @@ async fn post(
     let catalog = Arc::clone(&state.catalog);
     let instance = verified.instance;
     // Reads are bounded in-memory/mmap work, so they run here and skip the blocking pool's
-    // thread hand-offs. Single-row writes check here too and await their group commit as a
-    // task (a panic stays inside it), so no thread waits on the fsync. Other writes may wait
-    // on an fsync or on many locks: they run on the blocking pool. The guard keeps shutdown
+    // thread hand-offs. Single-row writes and BatchWriteRow check here too and await their
+    // group commit as a task (a panic stays inside it), so no thread waits on the fsync;
+    // when a row lock is taken they move to the blocking pool. Other writes may wait on an
+    // fsync or on many locks: they run on the blocking pool. The guard keeps shutdown
     // from closing the catalog while a request runs.
     let outcome: Result<_, String> = if api.is_read_only() {
         let _guard = guard;
@@ -143,6 +144,13 @@ async fn post(
             .await
             .map_err(|e| e.to_string()),
         }
+    } else if api == Api::BatchWriteRow {
+        tokio::spawn(async move {
+            let _guard = guard;
+            api::batch_write_row::batch_write_row_async(catalog, instance, body).await
+        })
+        .await
+        .map_err(|e| e.to_string())
     } else {
         tokio::task::spawn_blocking(move || {
             let _guard = guard;

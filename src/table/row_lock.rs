@@ -65,9 +65,29 @@ impl RowLocks {
         })
     }
 
-    /// Locks every key of `keys` (duplicates allowed). Keys are taken in sorted order, the
-    /// one order every caller uses, so two callers cannot wait on each other in a cycle.
+    /// Locks every key of `keys` (duplicates allowed) if none is held; `None` instead of
+    /// waiting, with nothing taken.
+    pub fn try_lock_all<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Option<RowGuard<'_>> {
+        self.acquire(keys, false)
+    }
+
+    /// Locks every key of `keys` (duplicates allowed), waiting for holders.
     pub fn lock_all<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> RowGuard<'_> {
+        self.acquire(keys, true)
+            .unwrap_or_else(|| unreachable!("a waiting acquire takes every key"))
+    }
+
+    /// Takes `keys` in sorted order, the one order every caller uses, so two callers cannot
+    /// wait on each other in a cycle. A held key is waited for, or (`wait` false) makes the
+    /// whole call give up and release what it took.
+    fn acquire<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        wait: bool,
+    ) -> Option<RowGuard<'_>> {
         let mut keys: Vec<Vec<u8>> = keys.into_iter().map(<[u8]>::to_vec).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -79,6 +99,9 @@ impl RowLocks {
             let shard = self.shard(&key);
             let mut held = shard.held.lock();
             while held.contains(&key) {
+                if !wait {
+                    return None; // dropping `guard` unlocks what was taken
+                }
                 shard.released.wait(&mut held);
             }
             held.insert(key.clone());
@@ -86,7 +109,7 @@ impl RowLocks {
             // Recorded at once: a panic later still unlocks what was taken.
             guard.keys.push(key);
         }
-        guard
+        Some(guard)
     }
 }
 
@@ -127,6 +150,27 @@ mod tests {
         drop(g);
         t.join().unwrap();
         assert_eq!(entered.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn try_lock_all_takes_every_key_or_none() {
+        let locks = RowLocks::default();
+        let held = locks.lock(b"b");
+        assert!(locks.try_lock_all([&b"a"[..], b"b", b"c"]).is_none());
+        // The failed attempt left nothing locked behind it.
+        drop(locks.try_lock(b"a").expect("a was released"));
+        drop(locks.try_lock(b"c").expect("c was never taken"));
+        drop(held);
+        let all = locks
+            .try_lock_all([&b"c"[..], b"a", b"b", b"a"])
+            .expect("all free");
+        assert!(locks.try_lock(b"a").is_none() && locks.try_lock(b"c").is_none());
+        drop(all);
+        drop(
+            locks
+                .try_lock_all([&b"a"[..], b"b", b"c"])
+                .expect("all released"),
+        );
     }
 
     #[test]

@@ -22,6 +22,10 @@ use crate::table::{now_ms, stripe, transaction, Table, PARTITION_GATE_STRIPES};
 /// Partition gates and row locks held across a commit (see `Table::lock_and_stage`).
 type WriteGuards<'a> = (IndexGuard<'a>, Vec<RwLockReadGuard<'a, ()>>, RowGuard<'a>);
 
+/// A row of a BatchWriteRow run: its prepared write (or why it failed), condition and
+/// what it returns.
+type PreparedRow = (OtsResult<PreparedWrite>, Condition, ReturnKind);
+
 /// The table's indexes, held shared from staging a row to its commit.
 type IndexGuard<'a> = RwLockReadGuard<'a, Arc<Vec<Index>>>;
 
@@ -427,6 +431,30 @@ impl Table {
         rows: Vec<(RowWrite, Condition, ReturnKind)>,
     ) -> Vec<OtsResult<WriteOutcome>> {
         let mut results = Vec::with_capacity(rows.len());
+        for run in self.prepare_runs(rows) {
+            results.extend(self.write_run(run));
+        }
+        results
+    }
+
+    /// `write_rows` for an async caller: each run whose locks are free at once is staged
+    /// here and its commit awaited without holding a thread (`Engine::write_many_async`);
+    /// a run that would wait for a lock goes to the blocking pool instead.
+    pub async fn write_rows_async(
+        self: Arc<Self>,
+        rows: Vec<(RowWrite, Condition, ReturnKind)>,
+    ) -> Vec<OtsResult<WriteOutcome>> {
+        let mut results = Vec::with_capacity(rows.len());
+        for run in self.prepare_runs(rows) {
+            results.extend(Arc::clone(&self).write_run_async(run).await);
+        }
+        results
+    }
+
+    /// Prepares `rows` and cuts them into runs in which no row key repeats (a row touched
+    /// twice must see its earlier write, so runs commit one after the other, in order).
+    fn prepare_runs(&self, rows: Vec<(RowWrite, Condition, ReturnKind)>) -> Vec<Vec<PreparedRow>> {
+        let mut runs = Vec::new();
         let mut run = Vec::new();
         let mut keys = std::collections::HashSet::new();
         for (write, condition, ret) in rows {
@@ -434,15 +462,15 @@ impl Table {
             // A generated key is new, so only given keys can repeat within the request.
             if let Some(p) = prepared.as_ref().ok().filter(|p| !p.generated) {
                 if !keys.insert(p.row_key.clone()) {
-                    results.extend(self.write_run(std::mem::take(&mut run)));
+                    runs.push(std::mem::take(&mut run));
                     keys.clear();
                     keys.insert(p.row_key.clone());
                 }
             }
             run.push((prepared, condition, ret));
         }
-        results.extend(self.write_run(run));
-        results
+        runs.push(run);
+        runs
     }
 
     /// An atomic BatchWriteRow (`is_atomic`) on one table: every row is checked first and
@@ -514,13 +542,43 @@ impl Table {
     /// Locks are taken in one global order (partition gates, then row keys, each
     /// sorted) so that concurrent batches cannot deadlock. A row whose key was just generated
     /// by auto-increment needs no row lock: no other writer can know that key yet.
-    fn write_run(
-        &self,
-        run: Vec<(OtsResult<PreparedWrite>, Condition, ReturnKind)>,
-    ) -> Vec<OtsResult<WriteOutcome>> {
+    fn write_run(&self, run: Vec<PreparedRow>) -> Vec<OtsResult<WriteOutcome>> {
         let mut batches = Vec::with_capacity(run.len());
         let (_guards, staged) = self.lock_and_stage(&run, |batch| batches.push(batch));
-        let mut committed = self.engine().write_many(batches).into_iter();
+        let committed = self.engine().write_many(batches);
+        self.run_outcomes(&run, staged, committed)
+    }
+
+    /// `write_run` for an async caller (see `write_rows_async`).
+    async fn write_run_async(
+        self: Arc<Self>,
+        run: Vec<PreparedRow>,
+    ) -> Vec<OtsResult<WriteOutcome>> {
+        let Some(guards) = self.take_guards(&run, false) else {
+            let rows = run.len();
+            let table = Arc::clone(&self);
+            let blocking = tokio::task::spawn_blocking(move || table.write_run(run));
+            return blocking
+                .await
+                .unwrap_or_else(|_| (0..rows).map(|_| Err(OtsError::internal())).collect());
+        };
+        let mut batches = Vec::with_capacity(run.len());
+        let staged = self.stage_rows(&run, &guards.0, |batch| batches.push(batch));
+        let committed = self.engine().write_many_async(batches).await;
+        let outcomes = self.run_outcomes(&run, staged, committed);
+        drop(guards);
+        outcomes
+    }
+
+    /// Each row's answer once its run's commits are done: its staging error, its commit
+    /// error, or its outcome. `committed` holds one result per staged row, in order.
+    fn run_outcomes(
+        &self,
+        run: &[PreparedRow],
+        staged: Vec<OtsResult<Consumed>>,
+        committed: Vec<engine::Result<engine::SeqNo>>,
+    ) -> Vec<OtsResult<WriteOutcome>> {
+        let mut committed = committed.into_iter();
         run.iter()
             .zip(staged)
             .map(|((p, _, ret), staged)| {
@@ -538,43 +596,63 @@ impl Table {
     /// to `sink`. The returned guards must be held until the batches are committed.
     fn lock_and_stage(
         &self,
-        rows: &[(OtsResult<PreparedWrite>, Condition, ReturnKind)],
-        mut sink: impl FnMut(WriteBatch),
+        rows: &[PreparedRow],
+        sink: impl FnMut(WriteBatch),
     ) -> (WriteGuards<'_>, Vec<OtsResult<Consumed>>) {
-        let ok = || rows.iter().filter_map(|(p, _, _)| p.as_ref().ok());
-        let partitions: Vec<Vec<u8>> = ok()
-            .filter_map(|p| p.pk.first().map(|(_, v)| partition_key(v)))
-            .collect();
-        let gates = self.read_gates(&partitions);
-        let locks = self
-            .row_locks
-            .lock_all(ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice()));
-        let indexes = self.indexes.read();
-        let staged = rows
-            .iter()
-            .map(|(p, condition, _)| {
-                let p = p.as_ref().map_err(Clone::clone)?;
-                self.check_partition_free(&p.pk)?;
-                let (batch, consumed) = self.stage(p, condition, None, &indexes)?;
-                sink(batch);
-                Ok(consumed)
-            })
-            .collect();
-        ((indexes, gates, locks), staged)
+        let guards = self
+            .take_guards(rows, true)
+            .unwrap_or_else(|| unreachable!("waiting for the guards takes them all"));
+        let staged = self.stage_rows(rows, &guards.0, sink);
+        (guards, staged)
     }
 
-    /// Read guards on the partition gates of `partitions`, in gate order, each gate once.
-    fn read_gates(&self, partitions: &[Vec<u8>]) -> Vec<RwLockReadGuard<'_, ()>> {
-        let mut gates: Vec<usize> = partitions
-            .iter()
-            .map(|p| stripe(p, PARTITION_GATE_STRIPES))
+    /// The guards a run of `rows` is staged and committed under: the index list (shared),
+    /// the partition gates and the row locks, in the global order. With `wait` false, `None`
+    /// as soon as one is held elsewhere, with nothing kept.
+    fn take_guards(&self, rows: &[PreparedRow], wait: bool) -> Option<WriteGuards<'_>> {
+        let ok = || rows.iter().filter_map(|(p, _, _)| p.as_ref().ok());
+        let mut gates: Vec<usize> = ok()
+            .filter_map(|p| p.pk.first())
+            .map(|(_, v)| stripe(&partition_key(v), PARTITION_GATE_STRIPES))
             .collect();
         gates.sort_unstable();
         gates.dedup();
-        gates
+        let mut gate_guards = Vec::with_capacity(gates.len());
+        for gate in gates
             .into_iter()
             .filter_map(|i| self.partition_gates.get(i))
-            .map(|gate| gate.read())
+        {
+            gate_guards.push(if wait { gate.read() } else { gate.try_read()? });
+        }
+        let keys = ok().filter(|p| !p.generated).map(|p| p.row_key.as_slice());
+        let locks = match wait {
+            true => self.row_locks.lock_all(keys),
+            false => self.row_locks.try_lock_all(keys)?,
+        };
+        let indexes = if wait {
+            self.indexes.read()
+        } else {
+            self.indexes.try_read()?
+        };
+        Some((indexes, gate_guards, locks))
+    }
+
+    /// Checks and stages each prepared row of `rows` under its guards, handing each batch
+    /// to `sink`; the capacity each row consumed, or its error.
+    fn stage_rows(
+        &self,
+        rows: &[PreparedRow],
+        indexes: &IndexGuard<'_>,
+        mut sink: impl FnMut(WriteBatch),
+    ) -> Vec<OtsResult<Consumed>> {
+        rows.iter()
+            .map(|(p, condition, _)| {
+                let p = p.as_ref().map_err(Clone::clone)?;
+                self.check_partition_free(&p.pk)?;
+                let (batch, consumed) = self.stage(p, condition, None, indexes)?;
+                sink(batch);
+                Ok(consumed)
+            })
             .collect()
     }
 
@@ -921,13 +999,35 @@ mod tests {
         row.and_then(|r| r.latest("v").map(|c| c.value.clone()))
     }
 
+    /// Writes a BatchWriteRow run through the blocking path or the async one.
+    fn write_rows_via(
+        t: &Arc<Table>,
+        rows: Vec<(RowWrite, Condition, ReturnKind)>,
+        async_path: bool,
+    ) -> Vec<OtsResult<WriteOutcome>> {
+        if !async_path {
+            return t.write_rows(rows);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(Arc::clone(t).write_rows_async(rows))
+    }
+
     #[test]
     fn batched_rows_answer_one_by_one_and_are_all_applied() {
+        for async_path in [false, true] {
+            batched_rows_answer_one_by_one(async_path);
+        }
+    }
+
+    fn batched_rows_answer_one_by_one(async_path: bool) {
         let dir = tempfile::tempdir().unwrap();
         let (_catalog, t) = open(dir.path());
         t.put_row(pk(2), vec![], &Condition::default(), &ReturnKind::None)
             .unwrap();
-        let results = t.write_rows(vec![
+        let rows = vec![
             plain(put(1, 10)),
             expecting(put(3, 30), RowExistence::ExpectExist),
             expecting(incr(2), RowExistence::ExpectExist),
@@ -936,7 +1036,8 @@ mod tests {
                 pk: pk(5),
                 changes: vec![],
             }),
-        ]);
+        ];
+        let results = write_rows_via(&t, rows, async_path);
         assert!(results[0].is_ok());
         assert_eq!(
             results[1].as_ref().unwrap_err().code,
@@ -981,15 +1082,91 @@ mod tests {
 
     #[test]
     fn a_row_written_twice_in_one_batch_sees_its_earlier_write() {
+        for async_path in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (_catalog, t) = open(dir.path());
+            let rows = vec![
+                plain(put(7, 5)),
+                expecting(incr(7), RowExistence::ExpectExist),
+                plain(incr(7)),
+            ];
+            let results = write_rows_via(&t, rows, async_path);
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            assert_eq!(value(&t, 7), Some(Value::Integer(7)));
+        }
+    }
+
+    #[test]
+    fn an_async_batch_waits_for_a_held_row_lock_on_the_blocking_pool() {
         let dir = tempfile::tempdir().unwrap();
         let (_catalog, t) = open(dir.path());
-        let results = t.write_rows(vec![
-            plain(put(7, 5)),
-            expecting(incr(7), RowExistence::ExpectExist),
-            plain(incr(7)),
-        ]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let held = t.row_locks.lock(&t.row_key([&PkValue::Integer(3)]));
+        let batch =
+            rt.spawn(Arc::clone(&t).write_rows_async(vec![plain(put(3, 1)), plain(put(4, 2))]));
+        rt.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(50)).await });
+        assert!(!batch.is_finished(), "the batch must wait for the lock");
+        assert_eq!(
+            value(&t, 4),
+            None,
+            "nothing of the run is applied before it"
+        );
+        drop(held);
+        let results = rt.block_on(batch).unwrap();
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        assert_eq!(value(&t, 7), Some(Value::Integer(7)));
+        assert_eq!(value(&t, 3), Some(Value::Integer(1)));
+        assert_eq!(value(&t, 4), Some(Value::Integer(2)));
+    }
+
+    #[test]
+    fn concurrent_async_and_blocking_batches_over_shared_rows_lose_no_increment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_catalog, t) = open(dir.path());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let rows = |reverse: bool| {
+            let mut keys: Vec<i64> = (0..20).collect();
+            if reverse {
+                keys.reverse();
+            }
+            keys.into_iter().map(|k| plain(incr(k))).collect::<Vec<_>>()
+        };
+        let tasks: Vec<_> = (0..4)
+            .map(|n| {
+                let t = Arc::clone(&t);
+                rt.spawn(async move {
+                    for _ in 0..50 {
+                        let results = Arc::clone(&t).write_rows_async(rows(n % 2 == 1)).await;
+                        assert!(results.iter().all(Result::is_ok), "{results:?}");
+                    }
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..2)
+            .map(|n| {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        assert!(t.write_rows(rows(n == 1)).iter().all(Result::is_ok));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            rt.block_on(task).unwrap();
+        }
+        for th in threads {
+            th.join().unwrap();
+        }
+        for k in 0..20 {
+            assert_eq!(value(&t, k), Some(Value::Integer(300)));
+        }
     }
 
     #[test]
