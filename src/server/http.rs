@@ -1,6 +1,8 @@
 //! The hyper service: `GET /health`, 405 for other methods, and `POST /<Api>`: body read
-//! with a hard cap (413), API name check, authentication, then the blocking handler on
-//! tokio's blocking pool. Every request ends in exactly one response and one log line.
+//! with a hard cap (413), API name check, authentication, then the handler: reads and
+//! row writes on the connection's worker (writes await their group commit), the other
+//! operations on tokio's blocking pool. Every request ends in exactly one response and one
+//! log line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
