@@ -55,6 +55,10 @@ pub struct Row {
     pub key: Vec<u8>,
     /// Visible columns in ascending name order, after the read's projection.
     pub columns: Vec<Column>,
+    /// The row exists apart from `columns`: its PK-only marker (a PutRow without
+    /// attributes) is alive, or so is a column the read left out (projection, time range).
+    /// Deleting every listed column leaves such a row in place.
+    pub exists_unlisted: bool,
 }
 
 /// Scan direction.

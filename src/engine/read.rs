@@ -117,6 +117,8 @@ pub struct RowAssembler<'c, 'b> {
     head_surplus: usize,
     marker_alive: bool,
     visible: bool,
+    /// A column left out of the buffer (unwanted, or no version in the read's range) is alive.
+    unlisted_alive: bool,
     column: Option<Pending>,
 }
 
@@ -132,6 +134,7 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
             head_surplus: 0,
             marker_alive: false,
             visible: false,
+            unlisted_alive: false,
             column: None,
         }
     }
@@ -157,8 +160,10 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
                 self.buf.commit_column(&col.mark, col.name_len);
                 return;
             }
+            self.unlisted_alive |= alive > 0;
         } else {
             self.visible |= col.alive;
+            self.unlisted_alive |= col.alive;
         }
         self.buf.rollback(&col.mark);
     }
@@ -268,6 +273,8 @@ impl<'c, 'b> RowAssembler<'c, 'b> {
     /// Finishes the row: true if it exists at this snapshot (its columns are in the buffer).
     pub fn finish(mut self) -> bool {
         self.finish_column();
+        self.buf
+            .set_exists_unlisted(self.marker_alive || self.unlisted_alive);
         self.visible || self.marker_alive
     }
 }
@@ -608,12 +615,20 @@ mod tests {
             b.put(b"r", b"b", Some(5), b"y");
         });
         assert_eq!(cells(&f.get(b"r")), vec![c("b", 5, b"y")]);
+        // The marker keeps the row apart from its one column: deleting `b` would leave it.
+        assert!(f.get(b"r").unwrap().exists_unlisted);
+        f.write(|b| b.put(b"s", b"a", Some(1), b"x"));
+        assert!(
+            !f.get(b"s").unwrap().exists_unlisted,
+            "only its listed column"
+        );
         f.write(|b| b.put_row_marker(b"e", None));
         assert_eq!(
             f.get(b"e"),
             Some(Row {
                 key: b"e".to_vec(),
-                columns: vec![]
+                columns: vec![],
+                exists_unlisted: true,
             })
         );
         f.write(|b| b.delete_row(b"e"));
@@ -839,7 +854,8 @@ mod tests {
             f.get_with(b"r", &ctx),
             Some(Row {
                 key: b"r".to_vec(),
-                columns: vec![]
+                columns: vec![],
+                exists_unlisted: true,
             })
         );
     }
@@ -863,7 +879,8 @@ mod tests {
             f.get_with(b"r", &ctx),
             Some(Row {
                 key: b"r".to_vec(),
-                columns: vec![]
+                columns: vec![],
+                exists_unlisted: true,
             })
         );
         ctx.read.columns = None;

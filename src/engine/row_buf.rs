@@ -30,6 +30,8 @@ pub struct RowBuf {
     cells: Vec<CellSpan>,
     /// The assembler's scratch: the pending column's name as the cell keys escape it.
     pub(crate) pending_escaped: Vec<u8>,
+    /// See `Row::exists_unlisted`.
+    exists_unlisted: bool,
 }
 
 /// A borrowed column of a `RowBuf`.
@@ -84,9 +86,15 @@ impl RowBuf {
         }
     }
 
+    /// The row exists apart from its listed columns (see `Row::exists_unlisted`).
+    pub fn exists_unlisted(&self) -> bool {
+        self.exists_unlisted
+    }
+
     /// An owned copy.
     pub fn to_row(&self) -> Row {
         Row {
+            exists_unlisted: self.exists_unlisted,
             key: self.key.clone(),
             columns: self
                 .columns()
@@ -113,6 +121,12 @@ impl RowBuf {
         self.bytes.clear();
         self.columns.clear();
         self.cells.clear();
+        self.exists_unlisted = false;
+    }
+
+    /// Records that the row exists apart from its listed columns.
+    pub(crate) fn set_exists_unlisted(&mut self, exists: bool) {
+        self.exists_unlisted = exists;
     }
 
     /// Marks where a new column starts; pass it to `commit_column` or `rollback`.

@@ -415,6 +415,7 @@ mod tests {
 
     fn row(cells: &[(&str, i64, Value)]) -> engine::Row {
         engine::Row {
+            exists_unlisted: false,
             key: Vec::new(),
             columns: cells
                 .iter()

@@ -583,6 +583,7 @@ mod tests {
     #[test]
     fn engine_rows_decode_with_names_and_values() {
         let row = engine::Row {
+            exists_unlisted: false,
             key: key::encode_row_key(&[PkValue::Integer(3)]),
             columns: vec![engine::Column {
                 name: b"c".to_vec(),
@@ -607,6 +608,7 @@ mod tests {
         let bad = engine::Row {
             key: b"\x09".to_vec(),
             columns: vec![],
+            exists_unlisted: true,
         };
         assert!(RowData::from_engine(&schema(), bad).is_err());
     }

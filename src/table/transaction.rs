@@ -273,7 +273,8 @@ impl RowModel {
         let Some(row) = row else {
             return RowModel::default();
         };
-        let marker = row.columns.is_empty();
+        // An existing row without listed columns exists through something unlisted.
+        let marker = row.exists_unlisted || row.columns.is_empty();
         let columns = row
             .columns
             .into_iter()
@@ -349,6 +350,7 @@ impl RowModel {
                 && read.end_column.as_ref().is_none_or(|e| name < e.as_slice())
         };
         let mut exists = self.marker;
+        let mut unlisted = self.marker;
         let mut columns = Vec::new();
         for (name, versions) in self.columns {
             let visible: Vec<engine::Cell> = versions
@@ -363,6 +365,7 @@ impl RowModel {
             }
             exists = true;
             if !wants(&name) {
+                unlisted = true;
                 continue;
             }
             let cells: Vec<engine::Cell> = visible
@@ -373,13 +376,16 @@ impl RowModel {
                 })
                 .take(read_max)
                 .collect();
-            if !cells.is_empty() {
+            if cells.is_empty() {
+                unlisted = true;
+            } else {
                 columns.push(engine::Column { name, cells });
             }
         }
         exists.then(|| engine::Row {
             key: row_key.to_vec(),
             columns,
+            exists_unlisted: unlisted,
         })
     }
 }
@@ -439,6 +445,33 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_exists_apart_from_its_listed_columns_outlives_their_deletion() {
+        let stored = |exists_unlisted| engine::Row {
+            key: b"r".to_vec(),
+            columns: vec![engine::Column {
+                name: b"a".to_vec(),
+                cells: vec![engine::Cell {
+                    version_ms: 10,
+                    value: b"1".to_vec(),
+                }],
+            }],
+            exists_unlisted,
+        };
+        let delete_a = [BatchOp::DeleteColumn {
+            row: b"r".to_vec(),
+            column: b"a".to_vec(),
+        }];
+        let read = ReadOptions::default();
+        // A PutRow marker (or a column the read left out) keeps the row...
+        let after = apply_to_row(Some(stored(true)), &delete_a, b"r", &read, data(1, None));
+        let after = after.expect("the row outlives its listed column");
+        assert!(after.columns.is_empty() && after.exists_unlisted);
+        // ...while a row made only of its listed column goes with it.
+        let after = apply_to_row(Some(stored(false)), &delete_a, b"r", &read, data(1, None));
+        assert!(after.is_none());
+    }
+
+    #[test]
     fn ttl_and_projection_hide_cells_but_projection_keeps_the_row() {
         let mut model = RowModel::default();
         model.apply(&put("old", 1_000, b"o"));
@@ -450,7 +483,7 @@ mod tests {
         let row = model
             .shape(b"r", &read, data(3, Some(10)), 100_000)
             .unwrap();
-        assert!(row.columns.is_empty());
+        assert!(row.columns.is_empty() && row.exists_unlisted);
         let mut model = RowModel::default();
         model.apply(&put("old", 1_000, b"o"));
         assert!(model
