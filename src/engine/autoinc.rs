@@ -1,16 +1,19 @@
-//! Auto-increment values that stay unique across restarts and kill -9. Values are
-//! `max(now_micros, last + 1)` per partition. Before handing out a value above the persisted
+//! Auto-increment values that stay unique across restarts and kill -9. The service promises
+//! values that strictly increase within a partition; one sequence for the whole table keeps
+//! that promise without a map of partitions (which grew with every partition ever written and
+//! cost a hash lookup per row). Values are `max(now_micros, last + 1)`, so they track the clock
+//! and stay increasing if it steps back. Before handing out a value above the persisted
 //! ceiling, the ceiling is raised well ahead (`RESERVE_AHEAD`) and made durable in `AUTOINC`
 //! (write temp, fsync, rename, fsync dir), so at steady state this costs about one fsync per
-//! second of traffic. On open every partition starts above the stored ceiling.
+//! second of traffic. On open the sequence starts above the stored ceiling.
 //!
 //! ```text
 //! AUTOINC := ceiling: i64 LE ‖ crc32(ceiling bytes): u32 LE
 //! ```
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -21,18 +24,15 @@ use super::fsync::sync_dir;
 /// How far past the handed-out value the persisted ceiling is raised (one second of micros).
 pub const RESERVE_AHEAD: i64 = 1_000_000;
 
-struct State {
-    /// Every value handed out is <= this, and it is durable on disk.
-    ceiling: i64,
-    /// The ceiling found at open: every value from now on must exceed it.
-    floor: i64,
-    last: HashMap<Vec<u8>, i64>,
-}
-
 /// The per-table auto-increment allocator.
 pub struct AutoIncrement {
     dir: PathBuf,
-    state: Mutex<State>,
+    /// The last value handed out (at open, the ceiling found on disk).
+    last: AtomicI64,
+    /// Every value handed out is <= this, and it is durable on disk. Only grows, and only
+    /// under `raising`.
+    ceiling: AtomicI64,
+    raising: Mutex<()>,
     now_micros: fn() -> i64,
 }
 
@@ -61,41 +61,53 @@ impl AutoIncrement {
         };
         Ok(AutoIncrement {
             dir: dir.to_path_buf(),
-            state: Mutex::new(State {
-                ceiling,
-                floor: ceiling,
-                last: HashMap::new(),
-            }),
+            last: AtomicI64::new(ceiling),
+            ceiling: AtomicI64::new(ceiling),
+            raising: Mutex::new(()),
             now_micros,
         })
     }
 
-    /// The next value for `partition`: strictly above every value handed out before for it,
-    /// in this process or any earlier one.
-    pub fn next(&self, partition: &[u8]) -> Result<i64> {
-        let mut st = self.state.lock();
-        let prev = st.last.get(partition).copied().unwrap_or(st.floor);
-        let value = (self.now_micros)().max(
-            prev.checked_add(1)
-                .ok_or_else(|| Error::InvalidArgument("auto-increment exhausted".into()))?,
-        );
-        if value > st.ceiling {
-            let ceiling = value.saturating_add(RESERVE_AHEAD);
-            persist(&self.dir, ceiling)?;
-            st.ceiling = ceiling;
-        }
-        match st.last.get_mut(partition) {
-            Some(v) => *v = value,
-            None => {
-                st.last.insert(partition.to_vec(), value);
+    /// The next value: strictly above every value handed out before, in this process or any
+    /// earlier one (so strictly increasing within every partition).
+    ///
+    /// Errors: the sequence is exhausted, or the raised ceiling could not be made durable.
+    pub fn next(&self) -> Result<i64> {
+        let now = (self.now_micros)();
+        let mut prev = self.last.load(Ordering::Acquire);
+        loop {
+            let value = now.max(
+                prev.checked_add(1)
+                    .ok_or_else(|| Error::InvalidArgument("auto-increment exhausted".into()))?,
+            );
+            if value > self.ceiling.load(Ordering::Acquire) {
+                self.raise_ceiling(value)?;
+            }
+            match self
+                .last
+                .compare_exchange_weak(prev, value, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(value),
+                Err(current) => prev = current,
             }
         }
-        Ok(value)
+    }
+
+    /// Makes a ceiling of at least `value` durable before `value` is handed out.
+    fn raise_ceiling(&self, value: i64) -> Result<()> {
+        let _raising = self.raising.lock();
+        if value <= self.ceiling.load(Ordering::Acquire) {
+            return Ok(()); // another caller raised it meanwhile
+        }
+        let ceiling = value.saturating_add(RESERVE_AHEAD);
+        persist(&self.dir, ceiling)?;
+        self.ceiling.store(ceiling, Ordering::Release);
+        Ok(())
     }
 
     /// The durable ceiling (for tests and diagnostics).
     pub fn ceiling(&self) -> i64 {
-        self.state.lock().ceiling
+        self.ceiling.load(Ordering::Acquire)
     }
 }
 
@@ -129,31 +141,64 @@ mod tests {
     }
 
     #[test]
-    fn values_increase_per_partition_and_survive_reopen() {
+    fn values_increase_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let a = AutoIncrement::open_with_clock(dir.path(), frozen).unwrap();
-        let v1 = a.next(b"p").unwrap();
-        let v2 = a.next(b"p").unwrap();
-        let q1 = a.next(b"q").unwrap();
-        assert_eq!((v1, v2, q1), (5_000_000, 5_000_001, 5_000_000));
+        let v1 = a.next().unwrap();
+        let v2 = a.next().unwrap();
+        assert_eq!((v1, v2), (5_000_000, 5_000_001));
         assert_eq!(a.ceiling(), 5_000_000 + RESERVE_AHEAD);
         drop(a);
         // A "crash" right after: the clock has not moved, yet values stay above the ceiling.
         let b = AutoIncrement::open_with_clock(dir.path(), frozen).unwrap();
-        assert_eq!(b.next(b"p").unwrap(), 5_000_000 + RESERVE_AHEAD + 1);
-        assert_eq!(b.next(b"q").unwrap(), 5_000_000 + RESERVE_AHEAD + 1);
+        assert_eq!(b.next().unwrap(), 5_000_000 + RESERVE_AHEAD + 1);
     }
 
     #[test]
     fn the_ceiling_is_raised_only_when_passed() {
         let dir = tempfile::tempdir().unwrap();
         let a = AutoIncrement::open_with_clock(dir.path(), frozen).unwrap();
-        a.next(b"p").unwrap();
+        a.next().unwrap();
         let c = a.ceiling();
         for _ in 0..1000 {
-            a.next(b"p").unwrap();
+            a.next().unwrap();
         }
         assert_eq!(a.ceiling(), c);
+    }
+
+    #[test]
+    fn concurrent_callers_never_share_a_value_and_never_pass_the_durable_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        // A frozen clock makes every value come from `last + 1`: the contended path.
+        let a = std::sync::Arc::new(AutoIncrement::open_with_clock(dir.path(), frozen).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let a = std::sync::Arc::clone(&a);
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    for _ in 0..(RESERVE_AHEAD / 2) {
+                        let v = a.next().unwrap();
+                        assert!(v <= a.ceiling(), "{v} handed out above the ceiling");
+                        got.push(v);
+                    }
+                    // Each caller sees its own values strictly increase.
+                    assert!(got.windows(2).all(|w| w[0] < w[1]));
+                    got
+                })
+            })
+            .collect();
+        let mut all: Vec<i64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a value was handed out twice");
+        // Two million values from a frozen clock passed the first ceiling: it was raised, and
+        // what is on disk covers every value handed out.
+        let on_disk = decode(&std::fs::read(filename::autoinc_path(dir.path())).unwrap());
+        assert!(on_disk.unwrap() >= *all.last().unwrap());
     }
 
     #[test]

@@ -716,11 +716,11 @@ impl Engine {
         *self.inner.data.write() = data;
     }
 
-    /// A strictly increasing auto-increment value for `partition` (the encoded first PK
-    /// column), never handed out twice, even across crashes.
-    pub fn next_auto_increment(&self, partition: &[u8]) -> Result<i64> {
+    /// An auto-increment value above every one handed out before, even across crashes (one
+    /// sequence per engine, so strictly increasing within every partition).
+    pub fn next_auto_increment(&self) -> Result<i64> {
         self.inner.check_open()?;
-        self.inner.autoinc.next(partition)
+        self.inner.autoinc.next()
     }
 
     /// Flushes the memtable to an SSTable and waits for it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLockReadGuard;
 
-use crate::engine::{self, key, PkValue, ReadOptions, WriteBatch};
+use crate::engine::{self, PkValue, ReadOptions, WriteBatch};
 use crate::error::{OtsError, OtsResult};
 use crate::table::capacity::Consumed;
 use crate::table::condition::Condition;
@@ -124,17 +124,11 @@ impl Table {
                 condition.row_existence.name()
             )));
         }
-        let partition = match pk.first() {
-            Some((_, PkInput::Value(v))) => key::encode_row_key(std::slice::from_ref(v)),
-            _ => Vec::new(),
-        };
         let mut out = Vec::with_capacity(pk.len());
         for (name, value) in pk {
             let value = match value {
                 PkInput::Value(v) => v,
-                PkInput::AutoIncrement => {
-                    PkValue::Integer(self.engine().next_auto_increment(&partition)?)
-                }
+                PkInput::AutoIncrement => PkValue::Integer(self.engine().next_auto_increment()?),
             };
             out.push((name, value));
         }
