@@ -5,7 +5,10 @@
 //! and stay increasing if it steps back. Before handing out a value above the persisted
 //! ceiling, the ceiling is raised well ahead (`RESERVE_AHEAD`) and made durable in `AUTOINC`
 //! (write temp, fsync, rename, fsync dir), so at steady state this costs about one fsync per
-//! second of traffic. On open the sequence starts above the stored ceiling.
+//! second of traffic. That fsync is kept off the request path: once less than half the
+//! reserve is left, the engine raises the ceiling ahead on a thread of its own
+//! (`claim_raise_ahead`, `raise_ahead`); a caller only waits for it when it overtakes that
+//! raise. On open the sequence starts above the stored ceiling.
 //!
 //! ```text
 //! AUTOINC := ceiling: i64 LE ‖ crc32(ceiling bytes): u32 LE
@@ -13,7 +16,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -33,6 +36,9 @@ pub struct AutoIncrement {
     /// under `raising`.
     ceiling: AtomicI64,
     raising: Mutex<()>,
+    /// A raise ahead is claimed (running, or failed: then only a raise on the request path
+    /// clears it, so a failing disk is not retried on every value).
+    ahead_claimed: AtomicBool,
     now_micros: fn() -> i64,
 }
 
@@ -64,6 +70,7 @@ impl AutoIncrement {
             last: AtomicI64::new(ceiling),
             ceiling: AtomicI64::new(ceiling),
             raising: Mutex::new(()),
+            ahead_claimed: AtomicBool::new(false),
             now_micros,
         })
     }
@@ -81,7 +88,8 @@ impl AutoIncrement {
                     .ok_or_else(|| Error::InvalidArgument("auto-increment exhausted".into()))?,
             );
             if value > self.ceiling.load(Ordering::Acquire) {
-                self.raise_ceiling(value)?;
+                self.raise_ceiling_to(value.saturating_add(RESERVE_AHEAD))?;
+                self.ahead_claimed.store(false, Ordering::Release);
             }
             match self
                 .last
@@ -93,13 +101,40 @@ impl AutoIncrement {
         }
     }
 
-    /// Makes a ceiling of at least `value` durable before `value` is handed out.
-    fn raise_ceiling(&self, value: i64) -> Result<()> {
+    /// True for the one caller that should now run `raise_ahead` (off the request path):
+    /// less than half the reserve is left above the last value, and no raise ahead is
+    /// claimed yet.
+    pub fn claim_raise_ahead(&self) -> bool {
+        let last = self.last.load(Ordering::Acquire);
+        let half_left = self.ceiling.load(Ordering::Acquire) - RESERVE_AHEAD / 2;
+        last > half_left && !self.ahead_claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Gives back a claim whose raise will not run.
+    pub fn release_raise_ahead(&self) {
+        self.ahead_claimed.store(false, Ordering::Release);
+    }
+
+    /// Makes the ceiling a full reserve above the last value, durably (blocking: fsyncs).
+    /// Run by the claimant of `claim_raise_ahead`; on success the claim is released.
+    ///
+    /// Errors: the ceiling could not be made durable (the claim stays, see `ahead_claimed`).
+    pub fn raise_ahead(&self) -> Result<()> {
+        let target = self
+            .last
+            .load(Ordering::Acquire)
+            .saturating_add(RESERVE_AHEAD);
+        self.raise_ceiling_to(target)?;
+        self.ahead_claimed.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes a ceiling of at least `ceiling` durable.
+    fn raise_ceiling_to(&self, ceiling: i64) -> Result<()> {
         let _raising = self.raising.lock();
-        if value <= self.ceiling.load(Ordering::Acquire) {
+        if ceiling <= self.ceiling.load(Ordering::Acquire) {
             return Ok(()); // another caller raised it meanwhile
         }
-        let ceiling = value.saturating_add(RESERVE_AHEAD);
         persist(&self.dir, ceiling)?;
         self.ceiling.store(ceiling, Ordering::Release);
         Ok(())
@@ -164,6 +199,26 @@ mod tests {
             a.next().unwrap();
         }
         assert_eq!(a.ceiling(), c);
+    }
+
+    #[test]
+    fn the_ceiling_is_raised_ahead_once_half_the_reserve_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = AutoIncrement::open_with_clock(dir.path(), frozen).unwrap();
+        let first = a.next().unwrap();
+        let c = a.ceiling();
+        while a.next().unwrap() <= c - RESERVE_AHEAD / 2 {
+            assert!(!a.claim_raise_ahead(), "more than half the reserve is left");
+        }
+        assert!(a.claim_raise_ahead());
+        assert!(!a.claim_raise_ahead(), "claimed once");
+        a.raise_ahead().unwrap();
+        assert!(a.ceiling() > c + RESERVE_AHEAD / 2);
+        assert!(!a.claim_raise_ahead(), "a full reserve is left again");
+        // The raised ceiling is what a reopen starts above.
+        drop(a);
+        let b = AutoIncrement::open_with_clock(dir.path(), frozen).unwrap();
+        assert!(b.next().unwrap() > first + RESERVE_AHEAD);
     }
 
     #[test]

@@ -720,7 +720,39 @@ impl Engine {
     /// sequence per engine, so strictly increasing within every partition).
     pub fn next_auto_increment(&self) -> Result<i64> {
         self.inner.check_open()?;
-        self.inner.autoinc.next()
+        let value = self.inner.autoinc.next()?;
+        if self.inner.autoinc.claim_raise_ahead() {
+            self.raise_auto_increment_ahead();
+        }
+        Ok(value)
+    }
+
+    /// Raises the auto-increment ceiling on a short-lived thread, so no request waits for
+    /// its fsyncs. The thread is joined by `close` (it writes in the engine's directory).
+    fn raise_auto_increment_ahead(&self) {
+        let inner = &self.inner;
+        let mut threads = inner.threads.lock();
+        // Under the threads lock: `close` sets `closed` before it joins them all.
+        if inner.closed.load(Ordering::Acquire) {
+            inner.autoinc.release_raise_ahead();
+            return;
+        }
+        let worker = Arc::clone(inner);
+        let spawned = std::thread::Builder::new()
+            .name("otsd-autoinc".into())
+            .spawn(move || {
+                if let Err(e) = worker.autoinc.raise_ahead() {
+                    tracing::warn!(error = %e, "cannot raise the auto-increment ceiling ahead");
+                }
+            });
+        match spawned {
+            Ok(handle) => {
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+            }
+            // The next value above the ceiling raises it on the request path instead.
+            Err(_) => inner.autoinc.release_raise_ahead(),
+        }
     }
 
     /// Flushes the memtable to an SSTable and waits for it.
@@ -1102,6 +1134,31 @@ mod tests {
             assert!(e.durable_seqno() >= last.unwrap());
         }
         assert_eq!(e.durable_seqno(), e.snapshot_seqno());
+    }
+
+    #[test]
+    fn the_auto_increment_ceiling_is_raised_ahead_off_the_request_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(dir.path(), opts(), DataOptions::default()).unwrap();
+        let first = e.next_auto_increment().unwrap();
+        let ceiling = e.inner.autoinc.ceiling();
+        // Values follow the microsecond clock: past half the reserve, the next value hands
+        // the raise to a thread of the engine.
+        std::thread::sleep(Duration::from_micros(
+            (autoinc::RESERVE_AHEAD / 2 + 50_000) as u64,
+        ));
+        let later = e.next_auto_increment().unwrap();
+        assert!(
+            later > first && later <= ceiling,
+            "handed out below the old ceiling"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while e.inner.autoinc.ceiling() == ceiling && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(e.inner.autoinc.ceiling() >= later + autoinc::RESERVE_AHEAD);
+        e.close().unwrap();
+        assert!(e.inner.threads.lock().is_empty(), "close joined the raise");
     }
 
     #[test]
