@@ -265,6 +265,22 @@ def test_row_enters_the_index_when_it_gets_the_index_column_and_leaves_when_it_l
     assert scan(client, idx) == []
 
 
+def test_a_row_put_without_attributes_keeps_its_entry_when_its_later_columns_go(client, table_name):
+    # Keyed by primary-key columns only: every base row has an entry, a PK-only one included.
+    idx = table_name + "_idx"
+    create_base(client, table_name, [SecondaryIndexMeta(idx, ["seq"], ["name"])])
+    put(client, table_name, "u1", 1)
+    update(client, table_name, "u1", 1, name="A")
+    assert scan(client, idx, ("seq", "uid")) == [((1, "u1"), {"name": "A"})]
+
+    # The PutRow's marker keeps the base row once its only column is deleted, so the index
+    # keeps the entry too.
+    update(client, table_name, "u1", 1, delete=["name"])
+    _, row, _ = client.get_row(table_name, [("uid", "u1"), ("seq", 1)], max_version=1)
+    assert row is not None and row.attribute_columns == []
+    assert scan(client, idx, ("seq", "uid")) == [((1, "u1"), {})]
+
+
 def test_update_row_creating_a_new_row_adds_its_entry(client, table_name):
     idx = table_name + "_idx"
     create_base(client, table_name, [by_city(idx)])
