@@ -85,6 +85,22 @@ def test_commit_makes_every_write_visible_at_once(client, simple_table):
     client.put_row(simple_table, Row([("uid", "c"), ("seq", 3)], [("v", "after")]))
 
 
+def test_a_pk_only_row_stays_inside_the_transaction_when_its_later_column_is_deleted(client, simple_table):
+    # The committed row was put without attributes, then given a column.
+    client.put_row(simple_table, Row([("uid", "m"), ("seq", 1)], []))
+    client.update_row(simple_table, Row([("uid", "m"), ("seq", 1)], {"put": [("v", "x")]}), Condition("IGNORE"))
+    txn = client.start_local_transaction(simple_table, [("uid", "m")])
+    client.update_row(simple_table, Row([("uid", "m"), ("seq", 1)], {"delete_all": ["v"]}), Condition("IGNORE"),
+                      transaction_id=txn)
+    # Read your writes: the row is still there (its PutRow marker), only without the column,
+    # as it will be once committed.
+    _, row, _ = client.get_row(simple_table, [("uid", "m"), ("seq", 1)], max_version=1, transaction_id=txn)
+    assert row is not None and row.attribute_columns == []
+    client.commit_transaction(txn)
+    _, row, _ = client.get_row(simple_table, [("uid", "m"), ("seq", 1)], max_version=1)
+    assert row is not None and row.attribute_columns == []
+
+
 def test_abort_discards_the_writes(client, simple_table):
     client.put_row(simple_table, Row([("uid", "a"), ("seq", 1)], [("v", "kept")]))
     txn = client.start_local_transaction(simple_table, [("uid", "a")])
