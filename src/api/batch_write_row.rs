@@ -118,6 +118,7 @@ fn decode_rows(rows: &[pb::RowInBatchWriteRowRequest]) -> Vec<DecodedRow> {
 /// is written, and answered in order by the write's results).
 type Answers = Vec<Option<OtsResult<WriteOutcome>>>;
 
+/// Splits decoded rows into the ones to write and the answers of those that failed.
 fn split_valid(decoded: Vec<DecodedRow>) -> (Vec<(RowWrite, Condition, ReturnKind)>, Answers) {
     let mut valid = Vec::with_capacity(decoded.len());
     let mut answers = Vec::with_capacity(decoded.len());
@@ -133,6 +134,7 @@ fn split_valid(decoded: Vec<DecodedRow>) -> (Vec<(RowWrite, Condition, ReturnKin
     (valid, answers)
 }
 
+/// Every request row's answer, in order: its decoding error, or the next written result.
 fn merge_answers(
     answers: Answers,
     written: Vec<OtsResult<WriteOutcome>>,
