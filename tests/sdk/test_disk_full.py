@@ -12,7 +12,17 @@ import tempfile
 import time
 
 import pytest
-from tablestore import CapacityUnit, ReservedThroughput, Row, TableMeta, TableOptions
+from tablestore import (
+    BatchWriteRowRequest,
+    CapacityUnit,
+    Condition,
+    PutRowItem,
+    ReservedThroughput,
+    Row,
+    TableInBatchWriteRowItem,
+    TableMeta,
+    TableOptions,
+)
 from tablestore.error import OTSServiceError
 
 from conftest import OtsdServer
@@ -75,6 +85,20 @@ def test_a_full_disk_refuses_writes_then_recovers_without_losing_any(small_disk)
         assert row is not None
         _, row, _ = client.get_row("t", [("k", len(acked))], max_version=1)
         assert row is None
+
+        # A BatchWriteRow is refused row by row, in one answer, and stores nothing.
+        batch = BatchWriteRowRequest()
+        batch_keys = [5_000 + i for i in range(3)]
+        batch.add(TableInBatchWriteRowItem("t", [
+            PutRowItem(Row([("k", key)], [("v", VALUE), ("i", key)]), Condition("IGNORE"))
+            for key in batch_keys
+        ]))
+        succeeded, failed = client.batch_write_row(batch).get_put()
+        assert succeeded == [] and len(failed) == 3
+        assert {r.error_code for r in failed} == {"OTSServerUnavailable"}
+        for key in batch_keys:
+            _, row, _ = client.get_row("t", [("k", key)], max_version=1)
+            assert row is None
 
         # Freed space is used again without a restart (a failed flush retries each second).
         os.remove(os.path.join(small_disk, "filler"))
