@@ -1,8 +1,9 @@
 //! Group commit for callers on an async runtime. They queue one or more batches with a
-//! one-shot sender and await it; one committer thread per engine (started on first use, gone after a while
-//! without work, so an idle table holds no thread) takes everything queued and commits it as
-//! one group. No runtime thread ever blocks on the WAL or an fsync,
-//! and a burst of writers costs one thread wake-up per group instead of several per write.
+//! one-shot sender and await it; one committer thread per engine (started on first use,
+//! gone after a while without work, so an idle table holds no thread) takes everything
+//! queued and commits it as one group. No runtime thread ever blocks on the WAL or an
+//! fsync, and a burst of writers costs one thread wake-up per group instead of several per
+//! write.
 //! Synchronous writers keep the leader/follower queue of `wal::writer`; both paths end in
 //! the same `commit_group`, serialized by the engine's writer lock.
 
