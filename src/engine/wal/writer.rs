@@ -8,8 +8,8 @@ use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-
-use std::thread::Thread;
+use std::sync::Arc;
+use std::thread::{JoinHandle, Thread};
 
 use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
@@ -22,6 +22,11 @@ use crate::engine::{fault, filename};
 /// commit it costs is rare, small enough that writing it does not stall a commit for long.
 pub const PREALLOCATE_CHUNK_BYTES: u64 = 8 << 20;
 
+/// The first extension of a synced WAL, written while the commit that switched logs waits.
+/// Later extensions run ahead of the appends on a helper thread (`extend_ahead`): a chunk
+/// written and fdatasynced in the foreground stalled every commit for ~8 ms.
+pub const FIRST_CHUNK_BYTES: u64 = 1 << 20;
+
 /// How many groups in a row one group-commit leader may commit before handing over, which
 /// bounds how long its own caller waits for the answer it already has.
 const MAX_ROUNDS_PER_LEADER: usize = 4;
@@ -29,7 +34,8 @@ const MAX_ROUNDS_PER_LEADER: usize = 4;
 /// An open WAL file being appended to.
 #[derive(Debug)]
 pub struct WalWriter {
-    file: File,
+    /// Shared with the helper thread that zero-fills ahead.
+    file: Arc<File>,
     path: PathBuf,
     number: u64,
     bytes: u64,
@@ -41,6 +47,22 @@ pub struct WalWriter {
     /// into the page cache instead of a `pwrite` each, and as safe against a process crash
     /// (the page cache outlives the process).
     map: Option<MmapMut>,
+    /// A zero-fill running ahead of the appends on a helper thread (synced logs only).
+    ahead: Option<Ahead>,
+}
+
+/// An extension in progress on a helper thread: zeros from the allocated end to `target`.
+#[derive(Debug)]
+struct Ahead {
+    target: u64,
+    thread: JoinHandle<Result<()>>,
+}
+
+impl Drop for WalWriter {
+    fn drop(&mut self) {
+        // No helper outlives its log's writer: it writes into the data directory.
+        self.settle_ahead();
+    }
 }
 
 impl WalWriter {
@@ -68,41 +90,32 @@ impl WalWriter {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let mut w = WalWriter {
-            file,
+            file: Arc::new(file),
             path,
             number,
             bytes: 0,
             allocated: 0,
             synced,
             map: None,
+            ahead: None,
+        };
+        let first = if synced {
+            FIRST_CHUNK_BYTES
+        } else {
+            PREALLOCATE_CHUNK_BYTES
         };
         // A log that could not be set up (a full disk) is removed, not left to take space.
-        if let Err(e) = w
-            .extend_to(PREALLOCATE_CHUNK_BYTES)
-            .and_then(|()| sync_dir(dir))
-        {
+        if let Err(e) = w.extend_to(first).and_then(|()| sync_dir(dir)) {
             let _ = std::fs::remove_file(&w.path);
             return Err(e);
         }
         Ok(w)
     }
 
-    /// Writes zeros up to `end` (rounded up to a chunk) and fdatasyncs the new length.
-    fn extend_to(&mut self, end: u64) -> Result<()> {
-        let chunks = end.div_ceil(PREALLOCATE_CHUNK_BYTES).max(1);
-        let target = chunks * PREALLOCATE_CHUNK_BYTES;
-        let zeros = vec![0u8; 1 << 20];
-        let mut at = self.allocated;
-        while at < target {
-            let n = (target - at).min(zeros.len() as u64) as usize;
-            fault::check_space(&self.path)
-                .and_then(|()| self.file.write_all_at(&zeros[..n], at))
-                .map_err(|e| Error::io(&self.path, e))?;
-            at += n as u64;
-        }
-        if self.synced {
-            fsync::sync_data(&self.file, &self.path)?;
-        }
+    /// Writes zeros up to `target` in the foreground and, for a synced log, fdatasyncs the
+    /// new length.
+    fn extend_to(&mut self, target: u64) -> Result<()> {
+        zero_fill(&self.file, &self.path, self.allocated, target, self.synced)?;
         self.allocated = target;
         if !self.synced {
             // Only unsynced logs are mapped: under fdatasync, every store to a page just
@@ -113,7 +126,7 @@ impl WalWriter {
             // is never truncated while open, and its blocks were just written, so stores
             // through the mapping cannot fault on a missing page or a full disk. `MmapMut`
             // keeps the mapping alive for as long as it is used.
-            let map = unsafe { MmapOptions::new().len(target as usize).map_mut(&self.file) }
+            let map = unsafe { MmapOptions::new().len(target as usize).map_mut(&*self.file) }
                 .map_err(|e| Error::io(&self.path, e))?;
             self.map = Some(map);
         }
@@ -129,7 +142,12 @@ impl WalWriter {
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
         let end = self.bytes + framed.len() as u64;
         if end > self.allocated {
-            self.extend_to(end)?;
+            // The helper may be about to make room: wait for it before writing zeros here.
+            self.settle_ahead();
+        }
+        if end > self.allocated {
+            let chunks = end.div_ceil(PREALLOCATE_CHUNK_BYTES).max(1);
+            self.extend_to(chunks * PREALLOCATE_CHUNK_BYTES)?;
         }
         match &mut self.map {
             Some(map) => map[self.bytes as usize..end as usize].copy_from_slice(framed),
@@ -137,7 +155,53 @@ impl WalWriter {
                 .map_err(|e| Error::io(&self.path, e))?,
         }
         self.bytes = end;
+        self.extend_ahead();
         Ok(())
+    }
+
+    /// Starts zero-filling the next chunk on a helper thread once less than half a chunk of
+    /// preallocated space is left, so that no commit waits for the zeros or their fdatasync.
+    /// The helper writes only past `allocated` and appends only below it, so the two never
+    /// touch the same bytes; `allocated` moves when the helper is collected.
+    fn extend_ahead(&mut self) {
+        if !self.synced {
+            return; // unsynced logs append through a mapping of the allocated bytes
+        }
+        if let Some(ahead) = &self.ahead {
+            if !ahead.thread.is_finished() {
+                return;
+            }
+            self.settle_ahead();
+        }
+        if self.allocated - self.bytes >= PREALLOCATE_CHUNK_BYTES / 2 {
+            return;
+        }
+        let from = self.allocated;
+        let target = from + PREALLOCATE_CHUNK_BYTES;
+        let file = Arc::clone(&self.file);
+        let path = self.path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("otsd-wal-prealloc".into())
+            .spawn(move || zero_fill(&file, &path, from, target, true));
+        match spawned {
+            Ok(thread) => self.ahead = Some(Ahead { target, thread }),
+            // The append that needs the room extends in the foreground instead.
+            Err(e) => tracing::debug!(error = %e, "cannot start WAL preallocation thread"),
+        }
+    }
+
+    /// Waits for the helper's extension, if any, and takes its room. A failed one leaves
+    /// `allocated` where it was: the next append past it extends in the foreground and
+    /// reports the error (a full disk) to its commit.
+    fn settle_ahead(&mut self) {
+        let Some(ahead) = self.ahead.take() else {
+            return;
+        };
+        match ahead.thread.join() {
+            Ok(Ok(())) => self.allocated = self.allocated.max(ahead.target),
+            Ok(Err(e)) => tracing::warn!(error = %e, "preallocating the WAL ahead failed"),
+            Err(_) => tracing::error!("WAL preallocation thread panicked"),
+        }
     }
 
     /// Makes every appended byte durable (fdatasync).
@@ -164,6 +228,24 @@ impl WalWriter {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// Writes zeros over `from..target` of `file` and, when `sync`, fdatasyncs them (with the
+/// new file length) so that later appends overwrite allocated blocks.
+fn zero_fill(file: &File, path: &Path, from: u64, target: u64, sync: bool) -> Result<()> {
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = from;
+    while at < target {
+        let n = (target - at).min(zeros.len() as u64) as usize;
+        fault::check_space(path)
+            .and_then(|()| file.write_all_at(&zeros[..n], at))
+            .map_err(|e| Error::io(path, e))?;
+        at += n as u64;
+    }
+    if sync {
+        fsync::sync_data(file, path)?;
+    }
+    Ok(())
 }
 
 /// Hashes tickets (distinct u64s) with one multiply: SipHash was a visible cost per write.
@@ -409,37 +491,113 @@ mod tests {
         }
     }
 
-    #[test]
-    fn preallocated_wal_grows_in_zero_chunks_and_replays_to_the_last_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = WalWriter::create(dir.path(), 4).unwrap();
-        let len = |w: &WalWriter| std::fs::metadata(w.path()).unwrap().len();
-        assert_eq!(len(&w), PREALLOCATE_CHUNK_BYTES);
-        let mut payloads = Vec::new();
-        let big = vec![7u8; (PREALLOCATE_CHUNK_BYTES as usize) / 3];
-        for i in 0..4u8 {
-            let mut p = big.clone();
-            p[0] = i;
-            let mut framed = Vec::new();
-            crate::engine::wal::format::frame_into(&p, &mut framed);
-            w.append(&framed).unwrap();
-            payloads.push(p);
-        }
-        w.sync().unwrap();
-        assert_eq!(len(&w), 2 * PREALLOCATE_CHUNK_BYTES, "grew by whole chunks");
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::engine::wal::format::frame_into(payload, &mut out);
+        out
+    }
+
+    fn file_len(w: &WalWriter) -> u64 {
+        std::fs::metadata(w.path()).unwrap().len()
+    }
+
+    fn replayed(w: &WalWriter) -> (Vec<Vec<u8>>, crate::engine::wal::ReplayStats) {
         let mut got = Vec::new();
         let stats = crate::engine::wal::replay(w.path(), |p| {
             got.push(p.to_vec());
             Ok(())
         })
         .unwrap();
+        (got, stats)
+    }
+
+    #[test]
+    fn preallocated_wal_grows_in_zero_chunks_and_replays_to_the_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create_unsynced(dir.path(), 4).unwrap();
+        assert_eq!(file_len(&w), PREALLOCATE_CHUNK_BYTES);
+        let mut payloads = Vec::new();
+        let big = vec![7u8; (PREALLOCATE_CHUNK_BYTES as usize) / 3];
+        for i in 0..4u8 {
+            let mut p = big.clone();
+            p[0] = i;
+            w.append(&framed(&p)).unwrap();
+            payloads.push(p);
+        }
+        w.sync().unwrap();
+        assert_eq!(
+            file_len(&w),
+            2 * PREALLOCATE_CHUNK_BYTES,
+            "grew by whole chunks"
+        );
+        let (got, stats) = replayed(&w);
         assert_eq!(got, payloads);
         assert_eq!((stats.valid_bytes, stats.truncated_bytes), (w.bytes(), 0));
         assert_eq!(
-            len(&w),
+            file_len(&w),
             2 * PREALLOCATE_CHUNK_BYTES,
             "zero tail is a clean end"
         );
+    }
+
+    #[test]
+    fn a_synced_wal_is_extended_ahead_of_its_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(dir.path(), 6).unwrap();
+        assert_eq!(file_len(&w), FIRST_CHUNK_BYTES, "a small first chunk");
+        // Past half of the first chunk, a helper zero-fills the next chunk.
+        let first = vec![1u8; (FIRST_CHUNK_BYTES as usize) * 3 / 4];
+        w.append(&framed(&first)).unwrap();
+        assert!(w.ahead.is_some(), "extension started ahead");
+        w.settle_ahead();
+        let room = FIRST_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES;
+        assert_eq!((w.allocated, file_len(&w)), (room, room));
+        // Appends inside the room need no foreground extension; one larger than the room
+        // left is extended in the foreground, whole chunks at a time.
+        let second = vec![2u8; 1000];
+        w.append(&framed(&second)).unwrap();
+        w.settle_ahead();
+        let huge = vec![3u8; 2 * PREALLOCATE_CHUNK_BYTES as usize];
+        w.append(&framed(&huge)).unwrap();
+        w.sync().unwrap();
+        w.settle_ahead();
+        assert!(w.allocated >= w.bytes(), "never writes past the room");
+        assert_eq!(file_len(&w), w.allocated);
+        let (got, stats) = replayed(&w);
+        assert_eq!(got, vec![first, second, huge]);
+        assert_eq!((stats.valid_bytes, stats.truncated_bytes), (w.bytes(), 0));
+    }
+
+    #[test]
+    fn a_failed_extension_ahead_takes_no_room_and_the_append_that_needs_it_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(dir.path(), 8).unwrap();
+        let first = vec![1u8; 1000];
+        w.append(&framed(&first)).unwrap();
+        // A helper that failed (a full disk) is collected without moving the end of room.
+        let path = w.path().to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+            Err(Error::io(&path, full))
+        });
+        w.ahead = Some(Ahead {
+            target: FIRST_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES,
+            thread,
+        });
+        w.settle_ahead();
+        assert_eq!(w.allocated, FIRST_CHUNK_BYTES);
+        // The append past the room extends in the foreground: refused while the disk is
+        // full, done once there is space again.
+        let second = vec![2u8; FIRST_CHUNK_BYTES as usize];
+        fault::set_disk_full(dir.path(), Some(fault::Full::All));
+        assert!(w.append(&framed(&second)).is_err());
+        fault::set_disk_full(dir.path(), None);
+        w.append(&framed(&second)).unwrap();
+        w.sync().unwrap();
+        w.settle_ahead();
+        let (got, stats) = replayed(&w);
+        assert_eq!(got, vec![first, second]);
+        assert_eq!(stats.truncated_bytes, 0);
     }
 
     #[test]
