@@ -18,7 +18,17 @@ mod transaction;
 mod update_table;
 
 use crate::error::OtsResult;
+use crate::protocol::peek;
 use crate::table::Catalog;
+
+/// Rows a read may ask for and still run on the connection worker (`Api::runs_inline`): a
+/// 20-message sync page stays there; a 5000-row page, ~5 ms of work, does not.
+const INLINE_MAX_ROWS: usize = 100;
+/// `GetRangeRequest.limit`.
+const GET_RANGE_LIMIT_FIELD: u32 = 6;
+/// `BatchGetRowRequest.tables` and `TableInBatchGetRowRequest.primary_key`.
+const BATCH_GET_TABLES_FIELD: u32 = 1;
+const BATCH_GET_KEY_FIELD: u32 = 2;
 
 /// Every operation name otsd recognises (served or answered as unsupported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,13 +83,21 @@ impl Api {
         })
     }
 
-    /// True for operations that only read: they never wait on an fsync, so the server may
-    /// answer them on its async workers instead of the blocking pool.
-    pub fn is_read_only(self) -> bool {
-        matches!(
-            self,
-            Api::ListTable | Api::DescribeTable | Api::GetRow | Api::BatchGetRow | Api::GetRange
-        )
+    /// True for requests the server answers on its async connection worker: reads that
+    /// never wait on an fsync and are small. A read that may walk many rows (a GetRange
+    /// without a small limit, a BatchGetRow of many rows) runs on the blocking pool instead,
+    /// so that it does not hold up the other connections of its worker for milliseconds.
+    pub fn runs_inline(self, body: &[u8]) -> bool {
+        match self {
+            Api::ListTable | Api::DescribeTable | Api::GetRow => true,
+            Api::GetRange => peek::varint_field(body, GET_RANGE_LIMIT_FIELD)
+                .is_some_and(|limit| limit <= INLINE_MAX_ROWS as u64),
+            Api::BatchGetRow => {
+                peek::nested_count(body, BATCH_GET_TABLES_FIELD, BATCH_GET_KEY_FIELD)
+                    .is_some_and(|rows| rows <= INLINE_MAX_ROWS)
+            }
+            _ => false,
+        }
     }
 
     /// True for PutRow, UpdateRow and DeleteRow: the server awaits their commit without
@@ -150,6 +168,37 @@ pub(crate) mod tests {
     use prost::Message;
 
     use super::*;
+
+    #[test]
+    fn small_reads_run_inline_and_reads_of_many_rows_do_not() {
+        let range = |limit: Option<i32>| {
+            pb::GetRangeRequest {
+                table_name: "t".into(),
+                limit,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        assert!(Api::GetRange.runs_inline(&range(Some(20))));
+        assert!(Api::GetRange.runs_inline(&range(Some(100))));
+        assert!(!Api::GetRange.runs_inline(&range(Some(101))));
+        assert!(!Api::GetRange.runs_inline(&range(None)), "up to 5000 rows");
+        let batch = |rows: usize| {
+            pb::BatchGetRowRequest {
+                tables: vec![pb::TableInBatchGetRowRequest {
+                    table_name: "t".into(),
+                    primary_key: vec![vec![1; 20]; rows],
+                    ..Default::default()
+                }],
+            }
+            .encode_to_vec()
+        };
+        assert!(Api::BatchGetRow.runs_inline(&batch(100)));
+        assert!(!Api::BatchGetRow.runs_inline(&batch(101)));
+        assert!(Api::GetRow.runs_inline(b""));
+        assert!(!Api::PutRow.runs_inline(b""), "writes are never run inline");
+        assert!(!Api::CreateTable.runs_inline(b""));
+    }
     use crate::protocol::pb;
     use crate::protocol::plainbuffer::{
         self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,

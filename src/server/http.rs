@@ -122,13 +122,14 @@ async fn post(
     };
     let catalog = Arc::clone(&state.catalog);
     let instance = verified.instance;
-    // Reads are bounded in-memory/mmap work, so they run here and skip the blocking pool's
-    // thread hand-offs. Single-row writes and BatchWriteRow check here too and await their
-    // group commit as a task (a panic stays inside it), so no thread waits on the fsync;
-    // when a row lock is taken they move to the blocking pool. Other writes may wait on an
-    // fsync or on many locks: they run on the blocking pool. The guard keeps shutdown
+    // Small reads are bounded in-memory/mmap work, so they run here and skip the blocking
+    // pool's thread hand-offs; big ones go to the pool (`Api::runs_inline`). Single-row
+    // writes and BatchWriteRow check here too and await their group commit as a task (a
+    // panic stays inside it), so no thread waits on the fsync; when a row lock is taken
+    // they move to the blocking pool. Other writes may wait on an fsync or on many locks:
+    // they run on the blocking pool. The guard keeps shutdown
     // from closing the catalog while a request runs.
-    let outcome: Result<_, String> = if api.is_read_only() {
+    let outcome: Result<_, String> = if api.runs_inline(&body) {
         let _guard = guard;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             api::handle(&catalog, api, &instance, &body)
