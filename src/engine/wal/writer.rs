@@ -8,7 +8,6 @@ use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
 
 use memmap2::{MmapMut, MmapOptions};
@@ -34,8 +33,7 @@ const MAX_ROUNDS_PER_LEADER: usize = 4;
 /// An open WAL file being appended to.
 #[derive(Debug)]
 pub struct WalWriter {
-    /// Shared with the helper thread that zero-fills ahead.
-    file: Arc<File>,
+    file: File,
     path: PathBuf,
     number: u64,
     bytes: u64,
@@ -90,7 +88,7 @@ impl WalWriter {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let mut w = WalWriter {
-            file: Arc::new(file),
+            file,
             path,
             number,
             bytes: 0,
@@ -126,7 +124,7 @@ impl WalWriter {
             // is never truncated while open, and its blocks were just written, so stores
             // through the mapping cannot fault on a missing page or a full disk. `MmapMut`
             // keeps the mapping alive for as long as it is used.
-            let map = unsafe { MmapOptions::new().len(target as usize).map_mut(&*self.file) }
+            let map = unsafe { MmapOptions::new().len(target as usize).map_mut(&self.file) }
                 .map_err(|e| Error::io(&self.path, e))?;
             self.map = Some(map);
         }
@@ -163,6 +161,10 @@ impl WalWriter {
     /// preallocated space is left, so that no commit waits for the zeros or their fdatasync.
     /// The helper writes only past `allocated` and appends only below it, so the two never
     /// touch the same bytes; `allocated` moves when the helper is collected.
+    ///
+    /// The helper opens the log anew rather than sharing this descriptor: the kernel reports
+    /// a failed writeback once per open file, so an fdatasync failure seen by the helper is
+    /// still seen by this writer's next `sync`, which then fails its commit.
     fn extend_ahead(&mut self) {
         if !self.synced {
             return; // unsynced logs append through a mapping of the allocated bytes
@@ -178,11 +180,16 @@ impl WalWriter {
         }
         let from = self.allocated;
         let target = from + PREALLOCATE_CHUNK_BYTES;
-        let file = Arc::clone(&self.file);
         let path = self.path.clone();
         let spawned = std::thread::Builder::new()
             .name("otsd-wal-prealloc".into())
-            .spawn(move || zero_fill(&file, &path, from, target, true));
+            .spawn(move || {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
+                zero_fill(&file, &path, from, target, true)
+            });
         match spawned {
             Ok(thread) => self.ahead = Some(Ahead { target, thread }),
             // The append that needs the room extends in the foreground instead.
@@ -192,7 +199,8 @@ impl WalWriter {
 
     /// Waits for the helper's extension, if any, and takes its room. A failed one leaves
     /// `allocated` where it was: the next append past it extends in the foreground and
-    /// reports the error (a full disk) to its commit.
+    /// reports a full disk to its commit, and a failed fdatasync reaches this writer's own
+    /// next `sync` (see `extend_ahead`).
     fn settle_ahead(&mut self) {
         let Some(ahead) = self.ahead.take() else {
             return;
