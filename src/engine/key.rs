@@ -185,13 +185,26 @@ pub fn encode_row_key<'a>(values: impl IntoIterator<Item = &'a PkValue>) -> Vec<
 /// Decodes a row key back into its column values; `None` if the bytes are not a row key.
 pub fn decode_row_key(input: &[u8]) -> Option<Vec<PkValue>> {
     let mut values = Vec::new();
-    decode_row_key_into(input, &mut values)?;
+    decode_row_key_into(input, &mut values, &mut Vec::new())?;
     Some(values)
 }
 
-/// `decode_row_key` appending to `values`, so a scan can reuse one vector from row to row.
+/// `decode_row_key` appending to `values`, so a scan can reuse one vector from row to row,
+/// and taking the buffers of STRING and BINARY values from `spare` (then filled anew).
 /// On `None` the values decoded before the damage are left in `values`.
-pub fn decode_row_key_into(mut input: &[u8], values: &mut Vec<PkValue>) -> Option<()> {
+pub fn decode_row_key_into(
+    mut input: &[u8],
+    values: &mut Vec<PkValue>,
+    spare: &mut Vec<Vec<u8>>,
+) -> Option<()> {
+    // STRING and BINARY values take their buffer from `spare` (a scan hands back the
+    // previous row's), so decoding a row allocates nothing once the buffers are warm.
+    let mut take_escaped = |rest: &[u8]| {
+        let mut bytes = spare.pop().unwrap_or_default();
+        bytes.clear();
+        let used = unescape_into(rest, &mut bytes)?;
+        Some((bytes, used))
+    };
     while let Some((&tag, rest)) = input.split_first() {
         let (value, used) = match tag {
             TAG_INF_MIN => (PkValue::InfMin, 0),
@@ -204,11 +217,11 @@ pub fn decode_row_key_into(mut input: &[u8], values: &mut Vec<PkValue>) -> Optio
                 )
             }
             TAG_STRING => {
-                let (bytes, used) = unescape(rest)?;
+                let (bytes, used) = take_escaped(rest)?;
                 (PkValue::String(String::from_utf8(bytes).ok()?), used)
             }
             TAG_BINARY => {
-                let (bytes, used) = unescape(rest)?;
+                let (bytes, used) = take_escaped(rest)?;
                 (PkValue::Binary(bytes), used)
             }
             _ => return None,
@@ -536,5 +549,27 @@ mod tests {
             let _ = cell_row(bad);
         }
         assert!(decode_row_key(b"\x03a\0\x05").is_none());
+    }
+
+    #[test]
+    fn decoding_into_spare_buffers_overwrites_what_they_held() {
+        let row = vec![
+            PkValue::String("ab\0c".into()),
+            PkValue::Integer(-5),
+            PkValue::Binary(vec![0, 0xff, 7]),
+        ];
+        let key = encode_row_key(&row);
+        let mut spare = vec![b"stale longer bytes".to_vec(), vec![9; 40]];
+        let mut values = Vec::new();
+        decode_row_key_into(&key, &mut values, &mut spare).unwrap();
+        assert_eq!(values, row);
+        assert!(spare.is_empty(), "both buffers were taken");
+        // With no spare left, values get fresh buffers.
+        values.clear();
+        decode_row_key_into(&key, &mut values, &mut spare).unwrap();
+        assert_eq!(values, row);
+        // Not UTF-8 in a STRING column: refused, whatever the spare buffer held.
+        let mut spare = vec![b"ok".to_vec()];
+        assert!(decode_row_key_into(b"\x03\xff\0\x01", &mut Vec::new(), &mut spare).is_none());
     }
 }

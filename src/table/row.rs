@@ -116,11 +116,26 @@ pub struct RowViewSpace {
     values: Vec<PkValue>,
     primary_key: Vec<(&'static str, PkValue)>,
     cells: Vec<CellView<'static>>,
+    /// Buffers of the last row's STRING and BINARY key values, for the next row's.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Key-value buffers a `RowViewSpace` keeps at most (a primary key has up to 4 columns).
+const MAX_SPARE_BUFFERS: usize = 4;
 
 impl RowViewSpace {
     /// Takes back the vectors of a row that is done with.
-    pub fn recycle(&mut self, row: RowView<'_>) {
+    pub fn recycle(&mut self, mut row: RowView<'_>) {
+        for (_, value) in row.primary_key.drain(..) {
+            if self.spare.len() >= MAX_SPARE_BUFFERS {
+                break;
+            }
+            match value {
+                PkValue::String(s) => self.spare.push(s.into_bytes()),
+                PkValue::Binary(b) => self.spare.push(b),
+                _ => {}
+            }
+        }
         self.primary_key = relifetime(row.primary_key);
         self.cells = relifetime(row.cells);
     }
@@ -149,7 +164,8 @@ impl<'a> RowView<'a> {
         let key_bytes = row.key().get(prefix_len..).unwrap_or(&[]);
         let values = &mut space.values;
         values.clear();
-        key::decode_row_key_into(key_bytes, values).ok_or_else(|| corrupt(schema, "row key"))?;
+        key::decode_row_key_into(key_bytes, values, &mut space.spare)
+            .ok_or_else(|| corrupt(schema, "row key"))?;
         if values.len() != schema.primary_key.len() {
             return Err(corrupt(schema, "row key column count"));
         }
