@@ -135,7 +135,7 @@ impl Table {
             let mut bytes = 0;
             if self.engine().get_row_into(&row_key, &read, buf)? {
                 let row = RowView::from_row_buf_in(self.schema(), buf, self.key_prefix.len())?;
-                if let Some(row) = spec.project_view(attrs.as_deref(), row) {
+                if let Ok(row) = spec.project_view(attrs.as_deref(), row) {
                     bytes = row.size_bytes();
                     emit(&row);
                 }
@@ -243,10 +243,13 @@ impl Table {
                 break;
             }
             budget.charge(row.size_bytes());
-            if let Some(row) = spec.project_view(attrs.as_deref(), row) {
-                emit(&row);
-                returned += 1;
-                space.recycle(row);
+            match spec.project_view(attrs.as_deref(), row) {
+                Ok(row) => {
+                    emit(&row);
+                    returned += 1;
+                    space.recycle(row);
+                }
+                Err(emptied) => space.recycle(emptied),
             }
         }
         Ok(RangePage {

@@ -496,12 +496,13 @@ impl ReadSpec {
     }
 
     /// `project` for a lent row of a read without a filter; `attrs` is
-    /// `attribute_columns`, computed once per request.
+    /// `attribute_columns`, computed once per request. `Err` gives back a row the
+    /// projection left without any cell (not returned), so a scan can recycle it.
     pub fn project_view<'a>(
         &self,
         attrs: Option<&[String]>,
         mut row: RowView<'a>,
-    ) -> Option<RowView<'a>> {
+    ) -> Result<RowView<'a>, RowView<'a>> {
         debug_assert!(self.filter.is_none(), "a filter needs the owned row");
         match attrs {
             None => {}
@@ -509,11 +510,11 @@ impl ReadSpec {
             Some(attrs) => {
                 row.cells.retain(|c| attrs.iter().any(|a| a == c.name));
                 if row.cells.is_empty() {
-                    return None;
+                    return Err(row);
                 }
             }
         }
-        Some(row)
+        Ok(row)
     }
 }
 
