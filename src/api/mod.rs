@@ -24,8 +24,9 @@ use crate::table::Catalog;
 /// Rows a read may ask for and still run on the connection worker (`Api::runs_inline`): a
 /// 20-message sync page stays there; a 5000-row page, ~5 ms of work, does not.
 const INLINE_MAX_ROWS: usize = 100;
-/// `GetRangeRequest.limit`.
+/// `GetRangeRequest.limit` and `GetRangeRequest.filter`.
 const GET_RANGE_LIMIT_FIELD: u32 = 6;
+const GET_RANGE_FILTER_FIELD: u32 = 10;
 /// `BatchGetRowRequest.tables` and `TableInBatchGetRowRequest.primary_key`.
 const BATCH_GET_TABLES_FIELD: u32 = 1;
 const BATCH_GET_KEY_FIELD: u32 = 2;
@@ -85,13 +86,18 @@ impl Api {
 
     /// True for requests the server answers on its async connection worker: reads that
     /// never wait on an fsync and are small. A read that may walk many rows (a GetRange
-    /// without a small limit, a BatchGetRow of many rows) runs on the blocking pool instead,
-    /// so that it does not hold up the other connections of its worker for milliseconds.
+    /// without a small limit or with a filter, a BatchGetRow of many rows) runs on the
+    /// blocking pool instead, so that it does not hold up the other connections of its
+    /// worker for milliseconds.
     pub fn runs_inline(self, body: &[u8]) -> bool {
         match self {
             Api::ListTable | Api::DescribeTable | Api::GetRow => true,
-            Api::GetRange => peek::varint_field(body, GET_RANGE_LIMIT_FIELD)
-                .is_some_and(|limit| limit <= INLINE_MAX_ROWS as u64),
+            Api::GetRange => {
+                let small = peek::varint_field(body, GET_RANGE_LIMIT_FIELD)
+                    .is_some_and(|limit| limit <= INLINE_MAX_ROWS as u64);
+                // A filter may skip up to 5000 rows to fill even a small page.
+                small && peek::has_field(body, GET_RANGE_FILTER_FIELD) == Some(false)
+            }
             Api::BatchGetRow => {
                 peek::nested_count(body, BATCH_GET_TABLES_FIELD, BATCH_GET_KEY_FIELD)
                     .is_some_and(|rows| rows <= INLINE_MAX_ROWS)
@@ -183,6 +189,16 @@ pub(crate) mod tests {
         assert!(Api::GetRange.runs_inline(&range(Some(100))));
         assert!(!Api::GetRange.runs_inline(&range(Some(101))));
         assert!(!Api::GetRange.runs_inline(&range(None)), "up to 5000 rows");
+        let filtered = pb::GetRangeRequest {
+            table_name: "t".into(),
+            limit: Some(20),
+            filter: Some(vec![1, 2, 3]),
+            ..Default::default()
+        };
+        assert!(
+            !Api::GetRange.runs_inline(&filtered.encode_to_vec()),
+            "may skip many rows"
+        );
         let batch = |rows: usize| {
             pb::BatchGetRowRequest {
                 tables: vec![pb::TableInBatchGetRowRequest {

@@ -85,6 +85,19 @@ pub fn varint_field(message: &[u8], number: u32) -> Option<u64> {
     found
 }
 
+/// Whether field `number` appears at the top level of `message` (`None` when malformed).
+pub fn has_field(message: &[u8], number: u32) -> Option<bool> {
+    let mut fields = Fields { buf: message };
+    let mut found = false;
+    while let Some(field) = fields.next_field()? {
+        let n = match field {
+            Field::Varint(n, _) | Field::Bytes(n, _) | Field::Other(n) => n,
+        };
+        found |= n == number;
+    }
+    Some(found)
+}
+
 /// How many `inner` fields the `outer` sub-messages of `message` hold together (e.g. the
 /// primary keys of every table of a BatchGetRow), or `None` when malformed.
 pub fn nested_count(message: &[u8], outer: u32, inner: u32) -> Option<usize> {
@@ -130,6 +143,9 @@ mod tests {
         req.limit = Some(5000);
         req.filter = Some(vec![0xff; 200]);
         assert_eq!(varint_field(&req.encode_to_vec(), 6), Some(5000));
+        assert_eq!(has_field(&req.encode_to_vec(), 10), Some(true), "a filter");
+        req.filter = None;
+        assert_eq!(has_field(&req.encode_to_vec(), 10), Some(false));
     }
 
     #[test]
