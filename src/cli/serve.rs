@@ -1,6 +1,7 @@
 //! `otsd serve`: opens the catalog, binds the listener, prints where and how to connect,
 //! serves until SIGINT/SIGTERM, drains in-flight requests and closes (flushes) the catalog.
 
+use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,7 +121,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("listener has no local address")?;
     let shutdown = shutdown_signal();
-    print!("{}", banner(bound, &args));
+    // `print!` panics when stdout cannot be written (a log file on a full disk): the
+    // banner is a courtesy, so a failed write is passed over.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner(bound, &args).as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
 
     let state = Arc::new(ServerState {
         catalog: Arc::clone(&catalog),

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::thread::{JoinHandle, Thread};
 
@@ -21,10 +20,12 @@ use crate::engine::{fault, filename};
 /// commit it costs is rare, small enough that writing it does not stall a commit for long.
 pub const PREALLOCATE_CHUNK_BYTES: u64 = 8 << 20;
 
-/// The first extension of a synced WAL, written while the commit that switched logs waits.
-/// Later extensions run ahead of the appends on a helper thread (`extend_ahead`): a chunk
-/// written and fdatasynced in the foreground stalled every commit for ~8 ms.
-pub const FIRST_CHUNK_BYTES: u64 = 1 << 20;
+/// The step of a synced WAL's extensions in the foreground: its first chunk, written while
+/// the commit that switched logs waits, and the room an append takes when no helper made
+/// it (a helper failed on a full disk). Other extensions run ahead of the appends on a
+/// helper thread (`extend_ahead`): 8 MiB written and fdatasynced in the foreground stalled
+/// every commit for ~8 ms. Small, so that a nearly full disk still takes the next records.
+pub const FOREGROUND_CHUNK_BYTES: u64 = 1 << 20;
 
 /// How many groups in a row one group-commit leader may commit before handing over, which
 /// bounds how long its own caller waits for the answer it already has.
@@ -47,6 +48,9 @@ pub struct WalWriter {
     map: Option<MmapMut>,
     /// A zero-fill running ahead of the appends on a helper thread (synced logs only).
     ahead: Option<Ahead>,
+    /// The last helper failed (a full disk): none is started again until an extension in
+    /// the foreground succeeds, so a full disk costs no thread and no warning per commit.
+    ahead_failed: bool,
 }
 
 /// An extension in progress on a helper thread: zeros from the allocated end to `target`.
@@ -96,9 +100,10 @@ impl WalWriter {
             synced,
             map: None,
             ahead: None,
+            ahead_failed: false,
         };
         let first = if synced {
-            FIRST_CHUNK_BYTES
+            FOREGROUND_CHUNK_BYTES
         } else {
             PREALLOCATE_CHUNK_BYTES
         };
@@ -115,6 +120,7 @@ impl WalWriter {
     fn extend_to(&mut self, target: u64) -> Result<()> {
         zero_fill(&self.file, &self.path, self.allocated, target, self.synced)?;
         self.allocated = target;
+        self.ahead_failed = false;
         if !self.synced {
             // Only unsynced logs are mapped: under fdatasync, every store to a page just
             // written back faults again (write protection, stable pages), which made durable
@@ -144,8 +150,12 @@ impl WalWriter {
             self.settle_ahead();
         }
         if end > self.allocated {
-            let chunks = end.div_ceil(PREALLOCATE_CHUNK_BYTES).max(1);
-            self.extend_to(chunks * PREALLOCATE_CHUNK_BYTES)?;
+            let step = if self.synced {
+                FOREGROUND_CHUNK_BYTES
+            } else {
+                PREALLOCATE_CHUNK_BYTES
+            };
+            self.extend_to(end.div_ceil(step).max(1) * step)?;
         }
         match &mut self.map {
             Some(map) => map[self.bytes as usize..end as usize].copy_from_slice(framed),
@@ -166,7 +176,7 @@ impl WalWriter {
     /// a failed writeback once per open file, so an fdatasync failure seen by the helper is
     /// still seen by this writer's next `sync`, which then fails its commit.
     fn extend_ahead(&mut self) {
-        if !self.synced {
+        if !self.synced || self.ahead_failed {
             return; // unsynced logs append through a mapping of the allocated bytes
         }
         if let Some(ahead) = &self.ahead {
@@ -207,8 +217,14 @@ impl WalWriter {
         };
         match ahead.thread.join() {
             Ok(Ok(())) => self.allocated = self.allocated.max(ahead.target),
-            Ok(Err(e)) => tracing::warn!(error = %e, "preallocating the WAL ahead failed"),
-            Err(_) => tracing::error!("WAL preallocation thread panicked"),
+            Ok(Err(e)) => {
+                self.ahead_failed = true;
+                tracing::warn!(error = %e, "preallocating the WAL ahead failed");
+            }
+            Err(_) => {
+                self.ahead_failed = true;
+                tracing::error!("WAL preallocation thread panicked");
+            }
         }
     }
 
@@ -238,16 +254,20 @@ impl WalWriter {
     }
 }
 
-/// Writes zeros over `from..target` of `file` and, when `sync`, fdatasyncs them (with the
-/// new file length) so that later appends overwrite allocated blocks.
+/// Writes zeros over `from..target` of `file` (which ends at `from`) and, when `sync`,
+/// fdatasyncs them (with the new file length) so that later appends overwrite allocated
+/// blocks. Zeros that could not all be written (a full disk) are cut off again, giving
+/// their space back to the flush that will free the disk.
 fn zero_fill(file: &File, path: &Path, from: u64, target: u64, sync: bool) -> Result<()> {
     let zeros = vec![0u8; 1 << 20];
     let mut at = from;
     while at < target {
         let n = (target - at).min(zeros.len() as u64) as usize;
-        fault::check_space(path)
-            .and_then(|()| file.write_all_at(&zeros[..n], at))
-            .map_err(|e| Error::io(path, e))?;
+        let written = fault::write_all_at(file, path, &zeros[..n], at);
+        if let Err(e) = written {
+            let _ = file.set_len(from);
+            return Err(Error::io(path, e));
+        }
         at += n as u64;
     }
     if sync {
@@ -552,13 +572,13 @@ mod tests {
     fn a_synced_wal_is_extended_ahead_of_its_appends() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = WalWriter::create(dir.path(), 6).unwrap();
-        assert_eq!(file_len(&w), FIRST_CHUNK_BYTES, "a small first chunk");
+        assert_eq!(file_len(&w), FOREGROUND_CHUNK_BYTES, "a small first chunk");
         // Past half of the first chunk, a helper zero-fills the next chunk.
-        let first = vec![1u8; (FIRST_CHUNK_BYTES as usize) * 3 / 4];
+        let first = vec![1u8; (FOREGROUND_CHUNK_BYTES as usize) * 3 / 4];
         w.append(&framed(&first)).unwrap();
         assert!(w.ahead.is_some(), "extension started ahead");
         w.settle_ahead();
-        let room = FIRST_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES;
+        let room = FOREGROUND_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES;
         assert_eq!((w.allocated, file_len(&w)), (room, room));
         // Appends inside the room need no foreground extension; one larger than the room
         // left is extended in the foreground, whole chunks at a time.
@@ -577,6 +597,23 @@ mod tests {
     }
 
     #[test]
+    fn zeros_that_do_not_all_fit_are_cut_off_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001.wal");
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        zero_fill(&file, &path, 0, 3 << 20, false).unwrap();
+        fault::set_disk_full(dir.path(), Some(fault::Full::All));
+        // The first 1 MiB write is torn halfway, as on a disk that fills up.
+        assert!(zero_fill(&file, &path, 3 << 20, 5 << 20, true).is_err());
+        fault::set_disk_full(dir.path(), None);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 << 20);
+    }
+
+    #[test]
     fn a_failed_extension_ahead_takes_no_room_and_the_append_that_needs_it_retries() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = WalWriter::create(dir.path(), 8).unwrap();
@@ -589,14 +626,18 @@ mod tests {
             Err(Error::io(&path, full))
         });
         w.ahead = Some(Ahead {
-            target: FIRST_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES,
+            target: FOREGROUND_CHUNK_BYTES + PREALLOCATE_CHUNK_BYTES,
             thread,
         });
         w.settle_ahead();
-        assert_eq!(w.allocated, FIRST_CHUNK_BYTES);
+        assert_eq!(w.allocated, FOREGROUND_CHUNK_BYTES);
+        // No new helper while the last one's failure stands, however little room is left.
+        let filler = vec![4u8; (FOREGROUND_CHUNK_BYTES as usize) * 3 / 4];
+        w.append(&framed(&filler)).unwrap();
+        assert!(w.ahead.is_none(), "no helper started after a failure");
         // The append past the room extends in the foreground: refused while the disk is
         // full, done once there is space again.
-        let second = vec![2u8; FIRST_CHUNK_BYTES as usize];
+        let second = vec![2u8; FOREGROUND_CHUNK_BYTES as usize];
         fault::set_disk_full(dir.path(), Some(fault::Full::All));
         assert!(w.append(&framed(&second)).is_err());
         fault::set_disk_full(dir.path(), None);
@@ -604,8 +645,10 @@ mod tests {
         w.sync().unwrap();
         w.settle_ahead();
         let (got, stats) = replayed(&w);
-        assert_eq!(got, vec![first, second]);
+        assert_eq!(got, vec![first, filler, second]);
         assert_eq!(stats.truncated_bytes, 0);
+        // The foreground extension succeeded: helpers run ahead again.
+        assert!(!w.ahead_failed);
     }
 
     #[test]
