@@ -174,6 +174,10 @@ pub(crate) mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::protocol::pb;
+    use crate::protocol::plainbuffer::{
+        self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+    };
 
     #[test]
     fn small_reads_run_inline_and_reads_of_many_rows_do_not() {
@@ -215,10 +219,6 @@ pub(crate) mod tests {
         assert!(!Api::PutRow.runs_inline(b""), "writes are never run inline");
         assert!(!Api::CreateTable.runs_inline(b""));
     }
-    use crate::protocol::pb;
-    use crate::protocol::plainbuffer::{
-        self, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
-    };
 
     /// A catalog in a temp dir with table `inst`/`t` (one STRING key `pk`), created through
     /// the CreateTable handler.

@@ -20,6 +20,14 @@ enum Field<'a> {
     Other(u32),
 }
 
+impl Field<'_> {
+    fn number(&self) -> u32 {
+        match *self {
+            Field::Varint(n, _) | Field::Bytes(n, _) | Field::Other(n) => n,
+        }
+    }
+}
+
 impl<'a> Fields<'a> {
     fn varint(&mut self) -> Option<u64> {
         let mut value = 0u64;
@@ -43,7 +51,7 @@ impl<'a> Fields<'a> {
         Some(head)
     }
 
-    /// The next field; `None` at the end or on malformed input.
+    /// The next field: `Some(None)` at the end, `None` on malformed input.
     fn next_field(&mut self) -> Option<Option<Field<'a>>> {
         if self.buf.is_empty() {
             return Some(None);
@@ -90,10 +98,7 @@ pub fn has_field(message: &[u8], number: u32) -> Option<bool> {
     let mut fields = Fields { buf: message };
     let mut found = false;
     while let Some(field) = fields.next_field()? {
-        let n = match field {
-            Field::Varint(n, _) | Field::Bytes(n, _) | Field::Other(n) => n,
-        };
-        found |= n == number;
+        found |= field.number() == number;
     }
     Some(found)
 }
@@ -112,10 +117,7 @@ pub fn nested_count(message: &[u8], outer: u32, inner: u32) -> Option<usize> {
         }
         let mut sub_fields = Fields { buf: sub };
         while let Some(sub_field) = sub_fields.next_field()? {
-            let number = match sub_field {
-                Field::Varint(n, _) | Field::Bytes(n, _) | Field::Other(n) => n,
-            };
-            count += usize::from(number == inner);
+            count += usize::from(sub_field.number() == inner);
         }
     }
     Some(count)

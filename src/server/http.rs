@@ -127,8 +127,8 @@ async fn post(
     // writes and BatchWriteRow check here too and await their group commit as a task (a
     // panic stays inside it), so no thread waits on the fsync; when a row lock is taken
     // they move to the blocking pool. Other writes may wait on an fsync or on many locks:
-    // they run on the blocking pool. The guard keeps shutdown
-    // from closing the catalog while a request runs.
+    // they run on the blocking pool. The guard keeps shutdown from closing the catalog
+    // while a request runs.
     let outcome: Result<_, String> = if api.runs_inline(&body) {
         let _guard = guard;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
