@@ -127,9 +127,10 @@ impl WalWriter {
             // group commit several times slower than `pwrite`.
             //
             // SAFETY: the file is this engine's own WAL (the data directory is locked) and
-            // is never truncated while open, and its blocks were just written, so stores
-            // through the mapping cannot fault on a missing page or a full disk. `MmapMut`
-            // keeps the mapping alive for as long as it is used.
+            // is never truncated below what is mapped (a failed extension cuts off only its
+            // own zeros), and its blocks were just written, so stores through the mapping
+            // cannot fault on a missing page or a full disk. `MmapMut` keeps the mapping
+            // alive for as long as it is used.
             let map = unsafe { MmapOptions::new().len(target as usize).map_mut(&self.file) }
                 .map_err(|e| Error::io(&self.path, e))?;
             self.map = Some(map);
@@ -176,8 +177,10 @@ impl WalWriter {
     /// a failed writeback once per open file, so an fdatasync failure seen by the helper is
     /// still seen by this writer's next `sync`, which then fails its commit.
     fn extend_ahead(&mut self) {
+        // Unsynced logs append through a mapping of the allocated bytes; after a failure,
+        // the foreground extends first.
         if !self.synced || self.ahead_failed {
-            return; // unsynced logs append through a mapping of the allocated bytes
+            return;
         }
         if let Some(ahead) = &self.ahead {
             if !ahead.thread.is_finished() {
