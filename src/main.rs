@@ -2,6 +2,7 @@
 //! hands over to `otsd::cli`. `otsd serve` runs the server;
 //! `otsd bench` drives a running one with load.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -39,7 +40,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("otsd: {e:#}");
+            // Not `eprintln!`: it panics when stderr cannot be written (a log on a full
+            // disk), and the exit code must still say what happened.
+            let _ = writeln!(std::io::stderr(), "otsd: {e:#}");
             ExitCode::FAILURE
         }
     }
