@@ -33,6 +33,13 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long shutdown waits for in-flight requests before flushing and exiting anyway.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+/// Connection workers per core by default. With one per core, each worker ran above its fair
+/// share of a core shared with co-located clients (wrk, the SDK tests, `otsd bench`), so every
+/// reply that woke a client thread handed it the core at once: 0.18-0.26 involuntary context
+/// switches per GetRow against 0.01-0.04 with two per core, and about 30% more GetRow
+/// requests/s under wrk on the 2-core bench machine. PutRow, fan-out and 20-row pages did not
+/// move beyond the run-to-run noise.
+pub const WORKERS_PER_CORE: usize = 2;
 
 /// Everything the HTTP layer needs to know besides the catalog.
 #[derive(Debug, Clone)]
@@ -51,7 +58,7 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest wait for in-flight requests on shutdown.
     pub shutdown_drain: Duration,
-    /// Threads serving connections; 0 means one per core.
+    /// Threads serving connections; 0 means `WORKERS_PER_CORE` per core.
     pub connection_workers: usize,
 }
 
@@ -75,10 +82,11 @@ impl ServerConfig {
         }
     }
 
-    /// The number of connection worker threads: `connection_workers`, or one per core.
+    /// The number of connection worker threads: `connection_workers`, or
+    /// `WORKERS_PER_CORE` per core.
     pub fn worker_count(&self) -> usize {
         match self.connection_workers {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => WORKERS_PER_CORE * std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         }
     }

@@ -51,7 +51,7 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub write_buffer_mib: u64,
     /// Threads serving connections, each a single-threaded runtime that keeps its
-    /// connections; 0 starts one per core.
+    /// connections; 0 starts two per core.
     #[arg(long, env = "OTSD_WORKERS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub workers: u64,
@@ -290,10 +290,11 @@ mod tests {
     }
 
     #[test]
-    fn workers_default_to_one_per_core() {
+    fn workers_default_to_two_per_core() {
         let config = server_config(&args());
         assert_eq!(config.connection_workers, 0);
-        assert!(config.worker_count() >= 1);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(config.worker_count(), 2 * cores);
         let three = server_config(&ServeArgs {
             workers: 3,
             ..args()

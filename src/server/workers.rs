@@ -1,5 +1,5 @@
-//! Connection workers: one single-threaded tokio runtime per core, each serving the
-//! connections the accept loop deals to it.
+//! Connection workers: single-threaded tokio runtimes (two per core by default, see
+//! `config::WORKERS_PER_CORE`), each serving the connections the accept loop deals to it.
 //!
 //! Why not the work-stealing runtime: on the 2-core bench machine a connection that stays on
 //! one thread answered 17% more PutRow and 6% more GetRow requests per second (wrk, 64
