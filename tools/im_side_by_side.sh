@@ -102,7 +102,7 @@ for round in $(seq "$ROUNDS"); do
     "$round" "$xadd" "$xadd_p" "$fanout" "$xrev" "$pages"
   printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s, XREVRANGE %s, pages %s\n' \
     "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_xrev" "$c_page"
-  printf '  otsd background work after the fan-out: %s s\n' "$settled"
+  printf '  otsd idle again within %s s of the fan-out\n' "$settled"
   xadds="$xadds $xadd" xadd_ps="$xadd_ps $xadd_p" xrevs="$xrevs $xrev"
   fanouts="$fanouts $fanout" pages_all="$pages_all $pages"
   c_xadds="$c_xadds $c_xadd" c_xadd_ps="$c_xadd_ps $c_xadd_p" c_xrevs="$c_xrevs $c_xrev"
