@@ -10,6 +10,9 @@
 # page): it moves far less than throughput between runs on shared cores. otsd's flushes and
 # compactions after the fan-out are waited for and counted in the fan-out's CPU, so the pages
 # are read on an idle server, as Redis's are.
+# The fan-out is also run against a second otsd that fsyncs its logs once a second
+# (`--wal-sync 1000ms`), the durability of Redis's appendfsync everysec: the comparison at
+# equal durability beside the one at otsd's default, an fsync before every acknowledgement.
 # Needs redis-server and redis-benchmark (Debian package redis-server).
 # Usage: tools/im_side_by_side.sh [im-bench-duration=15s] [rounds=3]
 set -euo pipefail
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 DUR="${1:-15s}"
 ROUNDS="${2:-3}"
 OTSD_PORT=18811
+EVERYSEC_PORT=18812
 REDIS_PORT=16391
 WORK="$(mktemp -d)"
 cleanup() {
@@ -60,16 +64,37 @@ REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
 "$OTSD" serve --listen "127.0.0.1:$OTSD_PORT" --data-dir "$WORK/otsd" --log warn > "$WORK/otsd.log" 2>&1 &
 OTSD_PID=$!
+"$OTSD" serve --listen "127.0.0.1:$EVERYSEC_PORT" --data-dir "$WORK/otsd-everysec" --log warn \
+  --wal-sync 1000ms > "$WORK/otsd-everysec.log" 2>&1 &
+EVERYSEC_PID=$!
 ep="http://127.0.0.1:$OTSD_PORT"
-for _ in $(seq 50); do curl -fs "$ep/health" > /dev/null 2>&1 && break; sleep 0.1; done
+ep_everysec="http://127.0.0.1:$EVERYSEC_PORT"
+for e in "$ep" "$ep_everysec"; do
+  for _ in $(seq 50); do curl -fs "$e/health" > /dev/null 2>&1 && break; sleep 0.1; done
+done
 # The range table holds 100,000 rows whose one value has the XADD entries' 22 bytes, each
 # written once (--prefill) as the messages of a sync queue are: a Timeline row is appended
 # under a new sequence id and never rewritten, like a stream entry.
 "$OTSD" bench --endpoint "$ep" --table range --op range --prefill --rows 100000 \
   --value-size 22 --batch-size 20 --duration 1s --concurrency 32 > /dev/null 2>&1
 
-xadds="" xadd_ps="" xrevs="" fanouts="" pages_all=""
-c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_pages=""
+# Fan-out against the server at $1 (pid $2): prints "member-writes/s server-CPU-us/op idle-wait-s".
+fan_out() {
+  local o0 o1 im settled writes
+  o0=$(cpu_ticks "$2")
+  im=$("$OTSD" im bench --endpoint "$1" --users 1000 --group-size 100 --concurrency 16 \
+    --duration "$DUR" --json 2> /dev/null | tail -n 1)
+  # The flushes and compactions the fan-out leaves behind are its cost: they are charged to
+  # it, and the pages are read once they are done instead of beside them.
+  settled=$(wait_idle "$2")
+  o1=$(cpu_ticks "$2")
+  # Member-writes done = messages x group size; the syncs of the run are charged to them too.
+  writes=$(echo "$im" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['messages'] * d['group_size'])")
+  echo "$(echo "$im" | json_field member_writes_per_sec) $(us_per_op "$o0" "$o1" "$writes") $settled"
+}
+
+xadds="" xadd_ps="" xrevs="" fanouts="" fanouts_es="" pages_all=""
+c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_fanouts_es="" c_pages=""
 for round in $(seq "$ROUNDS"); do
   t0=$(cpu_ticks "$REDIS_PID")
   xadd=$(redis_rps -n 200000 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
@@ -81,35 +106,28 @@ for round in $(seq "$ROUNDS"); do
   c_xadd=$(us_per_op "$t0" "$t1" 200000) c_xadd_p=$(us_per_op "$t1" "$t2" 1000000)
   c_xrev=$(us_per_op "$t2" "$t3" 200000)
 
-  o0=$(cpu_ticks "$OTSD_PID")
-  im=$("$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 \
-    --duration "$DUR" --json 2> /dev/null | tail -n 1)
-  # The flushes and compactions the fan-out leaves behind are its cost: they are charged to
-  # it, and the pages are read once they are done instead of beside them.
-  settled=$(wait_idle "$OTSD_PID")
+  read -r fanout c_fanout settled < <(fan_out "$ep" "$OTSD_PID")
+  read -r fanout_es c_fanout_es _ < <(fan_out "$ep_everysec" "$EVERYSEC_PID")
   o1=$(cpu_ticks "$OTSD_PID")
-  fanout=$(echo "$im" | json_field member_writes_per_sec)
-  # Member-writes done = messages x group size; the syncs of the run are charged to them too.
-  writes=$(echo "$im" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['messages'] * d['group_size'])")
-  c_fanout=$(us_per_op "$o0" "$o1" "$writes")
   range_out=$("$OTSD" bench --endpoint "$ep" --table range --op range --batch-size 20 --rows 100000 \
     --duration 10s --concurrency 64 2> /dev/null)
   o2=$(cpu_ticks "$OTSD_PID")
   pages=$(echo "$range_out" | awk '/^throughput:/ {print $2}')
   c_page=$(us_per_op "$o1" "$o2" "$(echo "$range_out" | awk '/^requests:/ {print $2}')")
 
-  printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f, XREVRANGE %.0f, pages %.0f\n' \
-    "$round" "$xadd" "$xadd_p" "$fanout" "$xrev" "$pages"
-  printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s, XREVRANGE %s, pages %s\n' \
-    "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_xrev" "$c_page"
+  printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f (fsync each second: %.0f), XREVRANGE %.0f, pages %.0f\n' \
+    "$round" "$xadd" "$xadd_p" "$fanout" "$fanout_es" "$xrev" "$pages"
+  printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s (%s), XREVRANGE %s, pages %s\n' \
+    "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_fanout_es" "$c_xrev" "$c_page"
   printf '  otsd idle again within %s s of the fan-out\n' "$settled"
   xadds="$xadds $xadd" xadd_ps="$xadd_ps $xadd_p" xrevs="$xrevs $xrev"
-  fanouts="$fanouts $fanout" pages_all="$pages_all $pages"
+  fanouts="$fanouts $fanout" fanouts_es="$fanouts_es $fanout_es" pages_all="$pages_all $pages"
   c_xadds="$c_xadds $c_xadd" c_xadd_ps="$c_xadd_ps $c_xadd_p" c_xrevs="$c_xrevs $c_xrev"
-  c_fanouts="$c_fanouts $c_fanout" c_pages="$c_pages $c_page"
+  c_fanouts="$c_fanouts $c_fanout" c_fanouts_es="$c_fanouts_es $c_fanout_es" c_pages="$c_pages $c_page"
 done
 xadd=$(echo "$xadds" | median) xadd_p=$(echo "$xadd_ps" | median) xrev=$(echo "$xrevs" | median)
-fanout=$(echo "$fanouts" | median) pages=$(echo "$pages_all" | median)
+fanout=$(echo "$fanouts" | median) fanout_es=$(echo "$fanouts_es" | median)
+pages=$(echo "$pages_all" | median)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "medians of $ROUNDS rounds:"
@@ -119,6 +137,8 @@ row "Redis XADD, everysec, unpipelined" "$xadd" "$c_xadds"; echo
 row "Redis XADD, everysec, pipelined (-P 16)" "$xadd_p" "$c_xadd_ps"; echo
 row "otsd fan-out member-writes, fsync per commit" "$fanout" "$c_fanouts"
 printf '   %s x pipelined Redis (target 2.00)\n' "$(ratio "$fanout" "$xadd_p")"
+row "otsd fan-out member-writes, fsync each second" "$fanout_es" "$c_fanouts_es"
+printf '   %s x pipelined Redis, at its durability\n' "$(ratio "$fanout_es" "$xadd_p")"
 row "Redis XREVRANGE COUNT 20" "$xrev" "$c_xrevs"; echo
 row "otsd GetRange 20-row pages" "$pages" "$c_pages"
 printf '   %s x Redis (target 1.00)\n' "$(ratio "$pages" "$xrev")"
