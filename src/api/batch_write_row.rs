@@ -347,34 +347,6 @@ fn table_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_started_future_runs_to_its_first_wait_at_once_and_finishes_when_awaited() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let ready = Started::now(async { 7 });
-            assert!(matches!(ready, Started::Ready(7)));
-
-            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-            let reached = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let seen = Arc::clone(&reached);
-            let waiting = Started::now(async move {
-                seen.store(true, std::sync::atomic::Ordering::SeqCst);
-                rx.await.unwrap() + 1
-            });
-            // The synchronous start ran before anything awaited it.
-            assert!(reached.load(std::sync::atomic::Ordering::SeqCst));
-            assert!(matches!(waiting, Started::Running(_)));
-            // Woken through the task's waker, not the first poll's no-op one.
-            tokio::spawn(async move {
-                tokio::task::yield_now().await;
-                tx.send(41).unwrap();
-            });
-            assert_eq!(waiting.finish().await, 42);
-        });
-    }
     use crate::error::ErrorCode;
     use crate::protocol::plainbuffer::{
         self, Cell, CellOp, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
@@ -622,5 +594,33 @@ mod tests {
         )]));
         assert!(m.contains("same row twice"), "{m}");
         assert_eq!(value(&catalog, "a", 1), None);
+    }
+
+    #[test]
+    fn a_started_future_runs_to_its_first_wait_at_once_and_finishes_when_awaited() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ready = Started::now(async { 7 });
+            assert!(matches!(ready, Started::Ready(7)));
+
+            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+            let reached = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = Arc::clone(&reached);
+            let waiting = Started::now(async move {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                rx.await.unwrap() + 1
+            });
+            // The synchronous start ran before anything awaited it.
+            assert!(reached.load(std::sync::atomic::Ordering::SeqCst));
+            assert!(matches!(waiting, Started::Running(_)));
+            // Woken through the task's waker, not the first poll's no-op one.
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                tx.send(41).unwrap();
+            });
+            assert_eq!(waiting.finish().await, 42);
+        });
     }
 }
