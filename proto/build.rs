@@ -3,6 +3,9 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=proto");
+    // Optimised builds use pgo/otsd.profdata (tools/pgo_rustc.sh): a new profile rebuilds
+    // this crate (dependencies keep the old one until `cargo clean --release`).
+    println!("cargo:rerun-if-changed=pgo/otsd.profdata");
     let fds = match protox::compile(["ots.proto"], ["proto"]) {
         Ok(fds) => fds,
         Err(e) => {
