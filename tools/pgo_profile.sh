@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates pgo/otsd.profdata, the profile every build of otsd is optimised with
-# (`-Cprofile-use` in .cargo/config.toml): builds an instrumented otsd, runs the workloads
+# Regenerates pgo/otsd.profdata, the profile optimised builds of otsd use (`-Cprofile-use`,
+# added by tools/pgo_rustc.sh, the rustc wrapper of .cargo/config.toml): builds an instrumented otsd, runs the workloads
 # the benchmarks measure against it (wrk PutRow and GetRow, the IM fan-out and its sync
 # reads, 20-row GetRange pages, single-row and batch writes), the instrumented binary being
 # both server and load generator, then merges what they recorded.
@@ -20,7 +20,7 @@ PROFDATA="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | awk '/^host:/ {prin
 [ -x "$PROFDATA" ] || rustup component add llvm-tools
 [ -x "$PROFDATA" ] || { echo "llvm-profdata not found at $PROFDATA" >&2; exit 1; }
 
-# RUSTFLAGS replaces the config's rustflags: no profile-use while generating one.
+# The wrapper adds no profile to a build that generates one.
 RUSTFLAGS="-Cprofile-generate=$RAW" \
   cargo build --release --quiet --bin otsd --bin wrk_script --target-dir target/pgo-generate
 # Build scripts of the instrumented build wrote profiles too: only the runs below count.
@@ -38,7 +38,7 @@ for _ in $(seq 100); do curl -fs "$ep/health" > /dev/null && break; sleep 0.1; d
 wrk -t2 -c64 -d8s -s "$WORK/put.lua" "$ep" | grep Requests/sec
 wrk -t2 -c64 -d8s -s "$WORK/get.lua" "$ep" | grep Requests/sec
 "$OTSD" im bench --endpoint "$ep" --users 1000 --group-size 100 --concurrency 16 --duration 10s \
-  2> /dev/null | grep -i "member" | head -n 2
+  2> /dev/null | tail -n 3
 "$OTSD" bench --endpoint "$ep" --table range --op range --prefill --rows 100000 --value-size 22 \
   --batch-size 20 --duration 1s --concurrency 32 > /dev/null 2>&1
 for op in range put batch-write get; do
