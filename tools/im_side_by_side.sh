@@ -17,6 +17,7 @@
 # Usage: tools/im_side_by_side.sh [im-bench-duration=15s] [rounds=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/side_by_side_common.sh
 DUR="${1:-15s}"
 ROUNDS="${2:-3}"
 OTSD_PORT=18811
@@ -40,11 +41,6 @@ redis_rps() {
   redis-benchmark -p "$REDIS_PORT" -q -c 64 -r 1000 "$@" | tr '\r' '\n' \
     | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($(i + 1) == "requests") print $i}' | tail -n 1
 }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# µs of CPU per operation: us_per_op <ticks before> <ticks after> <operations>
-us_per_op() { awk -v t="$(($2 - $1))" -v hz="$HZ" -v n="$3" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
 # Waits until process $1 has used under 2% of a core for a whole second (at most 120 s);
 # prints the seconds waited.
 wait_idle() {
@@ -129,7 +125,6 @@ xadd=$(echo "$xadds" | median) xadd_p=$(echo "$xadd_ps" | median) xrev=$(echo "$
 fanout=$(echo "$fanouts" | median) fanout_es=$(echo "$fanouts_es" | median)
 pages=$(echo "$pages_all" | median)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "medians of $ROUNDS rounds:"
 printf '%-44s %12s %16s\n' "workload" "per second" "server CPU us/op"
 row() { printf '%-44s %12.0f %16s' "$1" "$2" "$(echo "$3" | median)"; }

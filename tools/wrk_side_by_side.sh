@@ -9,6 +9,7 @@
 # Usage: tools/wrk_side_by_side.sh [duration=10s] [connections=64] [rounds=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/side_by_side_common.sh
 DUR="${1:-10s}"
 CONNS="${2:-64}"
 ROUNDS="${3:-3}"
@@ -31,21 +32,16 @@ ep="http://127.0.0.1:$OTSD_PORT"
 "$BIN/wrk_script" --api GetRow --keys 10000 -o "$WORK/get.lua"
 "$BIN/wrk_script" --api PutRow --keys 10000 --target baseline -o "$WORK/base.lua"
 
-HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # One wrk run against the server at $1 (pid $3) with script $2: prints "requests/s µs-of-CPU/request".
 rps() {
   local t0 t1 out
   t0=$(cpu_ticks "$3")
   out=$(wrk -t2 -c"$CONNS" -d"$DUR" -s "$2" "$1")
   t1=$(cpu_ticks "$3")
-  echo "$out" | awk -v t="$((t1 - t0))" -v hz="$HZ" '
-    /requests in/ {n = $1}
-    /Requests\/sec/ {r = $2}
-    END {printf "%s %.1f\n", r, t / hz / n * 1e6}'
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    "$(us_per_op "$t0" "$t1" "$(echo "$out" | awk '/requests in/ {print $1}')")"
 }
 non2xx() { wrk -t2 -c"$CONNS" -d2s -s "$2" "$1" | awk '/Non-2xx/ {print $NF}'; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # Every key exists before the first measured GetRow.
 rps "$ep" "$WORK/put.lua" "$OTSD_PID" > /dev/null
@@ -63,7 +59,6 @@ bad=$(non2xx "$ep" "$WORK/get.lua")
 
 base=$(echo "$bases" | median) put=$(echo "$puts" | median) get=$(echo "$gets" | median)
 c_base=$(echo "$c_bases" | median) c_put=$(echo "$c_puts" | median) c_get=$(echo "$c_gets" | median)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "medians of $ROUNDS rounds:"
 printf 'hyper_baseline : %10.0f requests/sec             %6s us server CPU/request\n' "$base" "$c_base"
 printf 'otsd PutRow    : %10.0f requests/sec  ratio %s  %6s us server CPU/request\n' "$put" "$(ratio "$put" "$base")" "$c_put"
