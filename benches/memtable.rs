@@ -1,11 +1,14 @@
 //! Criterion benches of the memtable: `memtable/insert/{sequential,random}` (one record per
 //! iteration into a growing table), `memtable/get/{hit,miss}` (a seek in a 100k-record table)
 //! and `memtable/walk/{forward,backward}_100` (100 records of 5-cell rows, as a history page
-//! reads them, from a random row of a 100k-record table).
+//! reads them, from a random row of a 100k-record table), and `memtable/apply/fanout_100_rows`
+//! (one group commit of an IM fan-out: 100 rows of a row marker and six cells each, at random
+//! users of 1,000, into a table holding 100k-400k records).
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use otsd::engine::batch::{BatchRecords, WriteBatch};
 use otsd::engine::iter::KvIter;
 use otsd::engine::key::{self, Kind, PkValue};
 use otsd::engine::memtable::Memtable;
@@ -143,5 +146,68 @@ fn walk(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, insert, get, walk);
+/// One fan-out batch: a row marker and six cells for each of 100 random users' next message.
+fn fanout_batch(rng: &mut rand::rngs::StdRng, seq: &mut i64) -> WriteBatch {
+    let mut b = WriteBatch::new();
+    for _ in 0..100 {
+        *seq += 1;
+        let user = format!("user-{:04}", rng.gen_range(0..1_000));
+        let row = key::encode_row_key(&[PkValue::String(user), PkValue::Integer(*seq)]);
+        b.put_row_marker(&row, Some(1));
+        for c in [
+            &b"_cmid"[..],
+            b"_conv",
+            b"_sender",
+            b"_sent_ms",
+            b"_store_seq",
+            b"text",
+        ] {
+            b.put(&row, c, Some(1), &[7u8; 24]);
+        }
+    }
+    b
+}
+
+fn apply(c: &mut Criterion) {
+    const PREFILL_BATCHES: u64 = 140;
+    const MAX_BATCHES: u64 = 560;
+    let mut g = c.benchmark_group("memtable/apply");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let (mut seq, mut seqno) = (0i64, 0u64);
+    let mut buf = Vec::new();
+    let mut add = |m: &Memtable, rng: &mut rand::rngs::StdRng| {
+        let b = fanout_batch(rng, &mut seq);
+        buf.clear();
+        b.encode_into(seqno + 1, 0, &mut buf);
+        seqno += b.len() as u64;
+        let started = std::time::Instant::now();
+        m.apply(&BatchRecords::parse(&buf).unwrap());
+        started.elapsed()
+    };
+    let fresh = |add: &mut dyn FnMut(&Memtable, &mut rand::rngs::StdRng) -> std::time::Duration,
+                 rng: &mut rand::rngs::StdRng| {
+        let m = Memtable::new(1);
+        for _ in 0..PREFILL_BATCHES {
+            add(&m, rng);
+        }
+        (m, PREFILL_BATCHES)
+    };
+    let (mut m, mut batches) = fresh(&mut add, &mut rng);
+    g.bench_function("fanout_100_rows", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                if batches == MAX_BATCHES {
+                    (m, batches) = fresh(&mut add, &mut rng);
+                }
+                spent += add(&m, &mut rng);
+                batches += 1;
+            }
+            spent
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, insert, get, walk, apply);
 criterion_main!(benches);
