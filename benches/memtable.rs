@@ -160,16 +160,7 @@ fn fanout_batch(rng: &mut rand::rngs::StdRng, seq: &mut i64) -> WriteBatch {
         let user = format!("user-{:04}", rng.gen_range(0..1_000));
         let row = key::encode_row_key(&[PkValue::String(user), PkValue::Integer(*seq)]);
         b.put_row_marker(&row, Some(1));
-        for c in [
-            &b"_cmid"[..],
-            b"_conv",
-            b"_sender",
-            b"_sent_ms",
-            b"_store_seq",
-            b"text",
-        ] {
-            b.put(&row, c, Some(1), &[7u8; 24]);
-        }
+        b.put(&row, b"_env", Some(1), &[7u8; 96]);
     }
     b
 }
