@@ -151,57 +151,81 @@ fn walk(c: &mut Criterion) {
     g.finish();
 }
 
-/// One fan-out batch: a row marker and the envelope cell for each of 100 random users' next
-/// message.
-fn fanout_batch(rng: &mut rand::rngs::StdRng, seq: &mut i64) -> WriteBatch {
-    let mut b = WriteBatch::new();
-    for _ in 0..100 {
-        *seq += 1;
-        let user = format!("user-{:04}", rng.gen_range(0..1_000));
-        let row = key::encode_row_key(&[PkValue::String(user), PkValue::Integer(*seq)]);
-        b.put_row_marker(&row, Some(1));
-        b.put(&row, b"_env", Some(1), &[7u8; 96]);
+/// Fan-out group commits into a memtable that starts with `PREFILL_BATCHES` of them and is
+/// replaced by a fresh one at `MAX_BATCHES`, so every measured batch meets 100k-400k records.
+struct FanoutLoad {
+    rng: rand::rngs::StdRng,
+    /// The last message seq id given to a row.
+    seq: i64,
+    /// The last engine seqno used.
+    seqno: u64,
+    encoded: Vec<u8>,
+    table: Memtable,
+    batches: u64,
+}
+
+impl FanoutLoad {
+    const PREFILL_BATCHES: u64 = 500;
+    const MAX_BATCHES: u64 = 2_000;
+    const ROWS: usize = 100;
+
+    fn new() -> FanoutLoad {
+        let mut load = FanoutLoad {
+            rng: rand::rngs::StdRng::seed_from_u64(5),
+            seq: 0,
+            seqno: 0,
+            encoded: Vec::new(),
+            table: Memtable::new(1),
+            batches: 0,
+        };
+        load.refill();
+        load
     }
-    b
+
+    /// Replaces the table with a fresh one holding `PREFILL_BATCHES` batches.
+    fn refill(&mut self) {
+        self.table = Memtable::new(1);
+        self.batches = 0;
+        for _ in 0..Self::PREFILL_BATCHES {
+            self.apply_one();
+        }
+    }
+
+    /// Applies the next batch; returns the time `Memtable::apply` took (not the encoding).
+    fn apply_one(&mut self) -> std::time::Duration {
+        if self.batches == Self::MAX_BATCHES {
+            self.refill();
+        }
+        let batch = self.next_batch();
+        self.encoded.clear();
+        batch.encode_into(self.seqno + 1, 0, &mut self.encoded);
+        self.seqno += batch.len() as u64;
+        self.batches += 1;
+        let started = std::time::Instant::now();
+        self.table
+            .apply(&BatchRecords::parse(&self.encoded).unwrap());
+        started.elapsed()
+    }
+
+    /// A row marker and the envelope cell for each of `ROWS` random users' next message.
+    fn next_batch(&mut self) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        for _ in 0..Self::ROWS {
+            self.seq += 1;
+            let user = format!("user-{:04}", self.rng.gen_range(0..1_000));
+            let row = key::encode_row_key(&[PkValue::String(user), PkValue::Integer(self.seq)]);
+            b.put_row_marker(&row, Some(1));
+            b.put(&row, b"_env", Some(1), &[7u8; 96]);
+        }
+        b
+    }
 }
 
 fn apply(c: &mut Criterion) {
-    const PREFILL_BATCHES: u64 = 500;
-    const MAX_BATCHES: u64 = 2_000;
+    let mut load = FanoutLoad::new();
     let mut g = c.benchmark_group("memtable/apply");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    let (mut seq, mut seqno) = (0i64, 0u64);
-    let mut buf = Vec::new();
-    let mut add = |m: &Memtable, rng: &mut rand::rngs::StdRng| {
-        let b = fanout_batch(rng, &mut seq);
-        buf.clear();
-        b.encode_into(seqno + 1, 0, &mut buf);
-        seqno += b.len() as u64;
-        let started = std::time::Instant::now();
-        m.apply(&BatchRecords::parse(&buf).unwrap());
-        started.elapsed()
-    };
-    let fresh = |add: &mut dyn FnMut(&Memtable, &mut rand::rngs::StdRng) -> std::time::Duration,
-                 rng: &mut rand::rngs::StdRng| {
-        let m = Memtable::new(1);
-        for _ in 0..PREFILL_BATCHES {
-            add(&m, rng);
-        }
-        (m, PREFILL_BATCHES)
-    };
-    let (mut m, mut batches) = fresh(&mut add, &mut rng);
     g.bench_function("fanout_100_rows", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                if batches == MAX_BATCHES {
-                    (m, batches) = fresh(&mut add, &mut rng);
-                }
-                spent += add(&m, &mut rng);
-                batches += 1;
-            }
-            spent
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| load.apply_one()).sum())
     });
     g.finish();
 }
