@@ -2,8 +2,11 @@
 # IM benchmark side by side with Redis streams, on the same machine and cores:
 #   fan-out: otsd durable member-writes/s (`otsd im bench`) against Redis 7 XADD with
 #            appendfsync everysec, unpipelined and pipelined (64 clients);
-#   sync:    otsd 20-row GetRange pages/s (`otsd bench --op range`) against Redis
-#            XREVRANGE ... COUNT 20 (64 clients each, the same 22-byte payload per entry).
+#   sync:    otsd 20-row GetRange pages/s against Redis XREVRANGE ... COUNT 20 (64 clients
+#            each, the same 22-byte payload per entry). otsd's pages are read twice: by wrk
+#            replaying 10,000 pre-signed GetRange requests (tools/wrk_script.rs), a C load
+#            generator like redis-benchmark, and by `otsd bench --op range`, whose Rust client
+#            also checks each response's MD5 and signature and decodes every row.
 # Single runs on a shared 2-core machine swing by ±20%, so Redis and otsd take turns for
 # several rounds and the medians (and ratios of medians) are reported. Each server's process
 # CPU per operation is reported too (µs of user+system time per XADD entry, member-write or
@@ -13,7 +16,7 @@
 # The fan-out is also run against a second otsd that fsyncs its logs once a second
 # (`--wal-sync 1000ms`), the durability of Redis's appendfsync everysec: the comparison at
 # equal durability beside the one at otsd's default, an fsync before every acknowledgement.
-# Needs redis-server and redis-benchmark (Debian package redis-server).
+# Needs redis-server and redis-benchmark (Debian package redis-server) and wrk.
 # Usage: tools/im_side_by_side.sh [im-bench-duration=15s] [rounds=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +36,8 @@ cleanup() {
 trap cleanup EXIT
 
 command -v redis-server > /dev/null || { echo "redis-server not found (apt-get install redis-server)" >&2; exit 1; }
-cargo build --release --quiet --bin otsd
+command -v wrk > /dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --quiet --bin otsd --bin wrk_script
 OTSD=target/release/otsd
 
 # Redis: requests/s of one redis-benchmark run (the last progress line holds the total).
@@ -89,8 +93,24 @@ fan_out() {
   echo "$(echo "$im" | json_field member_writes_per_sec) $(us_per_op "$o0" "$o1" "$writes") $settled"
 }
 
-xadds="" xadd_ps="" xrevs="" fanouts="" fanouts_es="" pages_all=""
-c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_fanouts_es="" c_pages=""
+# 20-row pages from random start keys, replayed by wrk against the server at $1 (pid $2):
+# prints "pages/s server-CPU-us/page non-2xx-responses". The script is signed anew each
+# round (a signature is good for 15 minutes).
+wrk_pages() {
+  local o0 o1 out
+  target/release/wrk_script --api GetRange --table range --keys 10000 --key-space 100000 \
+    --limit 20 -o "$WORK/pages.lua"
+  o0=$(cpu_ticks "$2")
+  out=$(wrk -t2 -c64 -d10s -s "$WORK/pages.lua" "$1")
+  o1=$(cpu_ticks "$2")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    "$(us_per_op "$o0" "$o1" "$(echo "$out" | awk '/requests in/ {print $1}')")" \
+    "$(echo "$out" | awk '/Non-2xx/ {n = $NF} END {print n + 0}')"
+}
+
+xadds="" xadd_ps="" xrevs="" fanouts="" fanouts_es="" pages_all="" wpages_all=""
+c_xadds="" c_xadd_ps="" c_xrevs="" c_fanouts="" c_fanouts_es="" c_pages="" c_wpages=""
+bad_pages=0
 for round in $(seq "$ROUNDS"); do
   t0=$(cpu_ticks "$REDIS_PID")
   xadd=$(redis_rps -n 200000 XADD 'im:__rand_int__' '*' body hello-world-0123456789)
@@ -110,20 +130,23 @@ for round in $(seq "$ROUNDS"); do
   o2=$(cpu_ticks "$OTSD_PID")
   pages=$(echo "$range_out" | awk '/^throughput:/ {print $2}')
   c_page=$(us_per_op "$o1" "$o2" "$(echo "$range_out" | awk '/^requests:/ {print $2}')")
+  read -r wpages c_wpage bad < <(wrk_pages "$ep" "$OTSD_PID")
+  bad_pages=$((bad_pages + bad))
 
-  printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f (fsync each second: %.0f), XREVRANGE %.0f, pages %.0f\n' \
-    "$round" "$xadd" "$xadd_p" "$fanout" "$fanout_es" "$xrev" "$pages"
-  printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s (%s), XREVRANGE %s, pages %s\n' \
-    "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_fanout_es" "$c_xrev" "$c_page"
+  printf 'round %d: XADD %.0f, XADD -P 16 %.0f, fan-out %.0f (fsync each second: %.0f), XREVRANGE %.0f, pages %.0f (wrk %.0f)\n' \
+    "$round" "$xadd" "$xadd_p" "$fanout" "$fanout_es" "$xrev" "$pages" "$wpages"
+  printf '  server CPU us/op: XADD %s, XADD -P 16 %s, fan-out %s (%s), XREVRANGE %s, pages %s (wrk %s)\n' \
+    "$c_xadd" "$c_xadd_p" "$c_fanout" "$c_fanout_es" "$c_xrev" "$c_page" "$c_wpage"
   printf '  otsd idle again within %s s of the fan-out\n' "$settled"
   xadds="$xadds $xadd" xadd_ps="$xadd_ps $xadd_p" xrevs="$xrevs $xrev"
   fanouts="$fanouts $fanout" fanouts_es="$fanouts_es $fanout_es" pages_all="$pages_all $pages"
+  wpages_all="$wpages_all $wpages" c_wpages="$c_wpages $c_wpage"
   c_xadds="$c_xadds $c_xadd" c_xadd_ps="$c_xadd_ps $c_xadd_p" c_xrevs="$c_xrevs $c_xrev"
   c_fanouts="$c_fanouts $c_fanout" c_fanouts_es="$c_fanouts_es $c_fanout_es" c_pages="$c_pages $c_page"
 done
 xadd=$(echo "$xadds" | median) xadd_p=$(echo "$xadd_ps" | median) xrev=$(echo "$xrevs" | median)
 fanout=$(echo "$fanouts" | median) fanout_es=$(echo "$fanouts_es" | median)
-pages=$(echo "$pages_all" | median)
+pages=$(echo "$pages_all" | median) wpages=$(echo "$wpages_all" | median)
 
 echo "medians of $ROUNDS rounds:"
 printf '%-44s %12s %16s\n' "workload" "per second" "server CPU us/op"
@@ -135,5 +158,8 @@ printf '   %s x pipelined Redis (target 2.00)\n' "$(ratio "$fanout" "$xadd_p")"
 row "otsd fan-out member-writes, fsync each second" "$fanout_es" "$c_fanouts_es"
 printf '   %s x pipelined Redis, at its durability\n' "$(ratio "$fanout_es" "$xadd_p")"
 row "Redis XREVRANGE COUNT 20" "$xrev" "$c_xrevs"; echo
-row "otsd GetRange 20-row pages" "$pages" "$c_pages"
-printf '   %s x Redis (target 1.00)\n' "$(ratio "$pages" "$xrev")"
+row "otsd GetRange 20-row pages, wrk" "$wpages" "$c_wpages"
+printf '   %s x Redis (target 1.00)\n' "$(ratio "$wpages" "$xrev")"
+row "otsd GetRange 20-row pages, otsd bench" "$pages" "$c_pages"
+printf '   %s x Redis\n' "$(ratio "$pages" "$xrev")"
+[ "$bad_pages" -eq 0 ] || echo "warning: $bad_pages non-2xx responses in the wrk page runs"

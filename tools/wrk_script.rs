@@ -1,6 +1,6 @@
-//! `wrk_script`: prints a wrk Lua script that replays pre-signed PutRow or GetRow requests,
-//! so `wrk -t2 -c64 -d10s -s put.lua http://127.0.0.1:8800` drives otsd without signing in
-//! Lua. Signatures carry the generation time and stay valid for otsd's 15-minute date skew.
+//! `wrk_script`: prints a wrk Lua script that replays pre-signed PutRow, GetRow or GetRange
+//! requests, so `wrk -t2 -c64 -d10s -s put.lua http://127.0.0.1:8800` drives otsd without
+//! signing in Lua. Signatures carry the generation time and stay valid for otsd's 15-minute date skew.
 //! `--target baseline` emits the same bodies without auth headers for `hyper_baseline`.
 
 use std::fmt::Write as _;
@@ -14,9 +14,11 @@ use otsd::client::auth::{request_date, signed_headers, Credentials};
 use otsd::client::{Client, ClientConfig};
 use otsd::config::{DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_LISTEN};
 use otsd::protocol::pb;
-use otsd::protocol::plainbuffer::{encode_primary_key, encode_row, Cell, ColumnValue, Row};
+use otsd::protocol::plainbuffer::{
+    encode_primary_key, encode_row, Cell, ColumnValue, PrimaryKeyColumn, PrimaryKeyValue, Row,
+};
 use prost::Message;
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 
 /// The API the generated requests call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,6 +29,9 @@ enum ApiName {
     /// GetRow of each key.
     #[value(name = "GetRow")]
     GetRow,
+    /// GetRange of up to `--limit` rows forward from each key, as a sync page reads.
+    #[value(name = "GetRange")]
+    GetRange,
 }
 
 impl ApiName {
@@ -34,6 +39,7 @@ impl ApiName {
         match self {
             ApiName::PutRow => "PutRow",
             ApiName::GetRow => "GetRow",
+            ApiName::GetRange => "GetRange",
         }
     }
 }
@@ -69,9 +75,17 @@ struct Args {
     /// Distinct keys: the script cycles through this many pre-signed requests.
     #[arg(long, default_value_t = 1000)]
     keys: u64,
-    /// First key number (keys are `--key-start .. --key-start + --keys`).
+    /// First key number (keys are `--key-start .. --key-start + --keys`, or see `--key-space`).
     #[arg(long, default_value_t = 0)]
     key_start: u64,
+    /// Draw the `--keys` keys at random (seeded) from `--key-start .. --key-start +
+    /// --key-space` instead of taking them in order, so a few thousand scripted requests
+    /// still spread over a whole table.
+    #[arg(long)]
+    key_space: Option<u64>,
+    /// Rows per GetRange request.
+    #[arg(long, default_value_t = 20)]
+    limit: i32,
     /// Bytes of the value column (PutRow).
     #[arg(long, default_value_t = 100)]
     value_size: usize,
@@ -117,6 +131,33 @@ fn body(args: &Args, key: u64, value: &[u8]) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        ApiName::GetRange => pb::GetRangeRequest {
+            table_name: args.table.clone(),
+            direction: pb::Direction::Forward as i32,
+            max_versions: Some(1),
+            limit: Some(args.limit),
+            inclusive_start_primary_key: encode_primary_key(&key_of(key)),
+            exclusive_end_primary_key: encode_primary_key(&[PrimaryKeyColumn::new(
+                PK_COLUMN,
+                PrimaryKeyValue::InfMax,
+            )]),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    }
+}
+
+/// The key numbers of the scripted requests: `--keys` of them, in order from `--key-start`,
+/// or drawn at random from `--key-space` keys when that is given.
+fn key_numbers(args: &Args) -> Vec<u64> {
+    match args.key_space {
+        Some(space) if space > 0 => {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            (0..args.keys)
+                .map(|_| args.key_start.saturating_add(rng.gen_range(0..space)))
+                .collect()
+        }
+        _ => (args.key_start..args.key_start.saturating_add(args.keys)).collect(),
     }
 }
 
@@ -148,11 +189,18 @@ fn script(args: &Args, date: &str) -> String {
     rand::rngs::StdRng::seed_from_u64(42).fill_bytes(&mut value);
     let api = args.api.as_str();
     let mut out = String::new();
+    let keys = match args.key_space {
+        Some(space) => format!(
+            "{} keys drawn from {space} from {}",
+            args.keys, args.key_start
+        ),
+        None => format!("{} keys from {}", args.keys, args.key_start),
+    };
     let _ = writeln!(
         out,
-        "-- wrk script by wrk_script: {api} on table '{}' of instance '{}', {} keys from {} \
+        "-- wrk script by wrk_script: {api} on table '{}' of instance '{}', {keys} \
          (column '{PK_COLUMN}'), target {:?}.",
-        args.table, args.instance, args.keys, args.key_start, args.target
+        args.table, args.instance, args.target
     );
     if args.target == Target::Otsd {
         let _ = writeln!(
@@ -165,8 +213,10 @@ fn script(args: &Args, date: &str) -> String {
         "-- Run: wrk -t2 -c64 -d10s -s <this file> http://127.0.0.1:8800"
     );
     out.push_str("local bodies = {\n");
-    let keys = args.key_start..args.key_start.saturating_add(args.keys);
-    let bodies: Vec<Vec<u8>> = keys.map(|k| body(args, k, &value)).collect();
+    let bodies: Vec<Vec<u8>> = key_numbers(args)
+        .into_iter()
+        .map(|k| body(args, k, &value))
+        .collect();
     for b in &bodies {
         let _ = writeln!(out, "  {},", lua_string(b));
     }
@@ -225,6 +275,8 @@ fn create_table(args: &Args) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.keys >= 1, "--keys must be at least 1");
+    anyhow::ensure!(args.key_space != Some(0), "--key-space must be at least 1");
+    anyhow::ensure!(args.limit >= 1, "--limit must be at least 1");
     if args.create_table {
         anyhow::ensure!(
             args.target == Target::Otsd,
@@ -317,15 +369,41 @@ mod tests {
         for (name, value) in signed_headers(&credentials, "PutRow", &b, &date) {
             map.insert(name, value.parse().expect("header value"));
         }
-        let verified = otsd::server::auth::verify(
-            &map,
-            &b,
-            "PutRow",
-            &otsd::config::ServerConfig::default(),
-            chrono::Utc::now(),
-        )
-        .expect("verifies");
+        let config = otsd::config::ServerConfig::default();
+        let verified = otsd::server::auth::verify(&map, &b, "PutRow", &config, chrono::Utc::now())
+            .expect("verifies");
         assert_eq!(verified.instance, "inst");
+    }
+
+    #[test]
+    fn range_scripts_read_limit_rows_forward_from_keys_spread_over_the_key_space() {
+        let a = args(&[
+            "--api",
+            "GetRange",
+            "--keys",
+            "50",
+            "--key-space",
+            "100000",
+            "--limit",
+            "20",
+        ]);
+        let keys = key_numbers(&a);
+        assert_eq!(keys.len(), 50);
+        assert!(keys.iter().all(|&k| k < 100_000));
+        // Spread, not the first 50 keys in order.
+        assert!(keys.iter().any(|&k| k >= 50));
+        let req = pb::GetRangeRequest::decode(body(&a, keys[0], &[]).as_slice()).expect("GetRange");
+        assert_eq!(req.limit, Some(20));
+        assert_eq!(req.direction, pb::Direction::Forward as i32);
+        assert_eq!(
+            req.inclusive_start_primary_key,
+            encode_primary_key(&key_of(keys[0]))
+        );
+        let end = [PrimaryKeyColumn::new(PK_COLUMN, PrimaryKeyValue::InfMax)];
+        assert_eq!(req.exclusive_end_primary_key, encode_primary_key(&end));
+        let text = script(&a, "2024-01-02T03:04:05.000Z");
+        assert!(text.contains("wrk.format(\"POST\", \"/GetRange\""));
+        assert!(text.contains("50 keys drawn from 100000 from 0"));
     }
 
     #[test]
