@@ -95,6 +95,13 @@ impl ServerConfig {
     pub fn secret_of(&self, access_key_id: &str) -> Option<&str> {
         self.access_keys.get(access_key_id).map(String::as_str)
     }
+
+    /// The configured id and secret of `access_key_id`, borrowed from the configuration.
+    pub fn key_pair(&self, access_key_id: &str) -> Option<(&str, &str)> {
+        self.access_keys
+            .get_key_value(access_key_id)
+            .map(|(id, secret)| (id.as_str(), secret.as_str()))
+    }
 }
 
 impl Default for ServerConfig {

@@ -78,22 +78,19 @@ pub fn signed_headers(
         (INSTANCE_HEADER, credentials.instance.clone()),
         (CONTENT_MD5_HEADER, sign::content_md5(body)),
     ];
-    let block = sign::canonical_headers(
-        headers.iter().map(|(n, v)| (*n, v.as_str())),
-        sign::SIGNATURE_HEADER,
-    );
-    let signature = sign::sign_v2(
+    let signature = sign::request_signature_v2(
         &credentials.access_key_secret,
-        &sign::string_to_sign_v2(api, &block),
+        api,
+        headers.iter().map(|(n, v)| (*n, v.as_str())),
     );
-    headers.push((sign::SIGNATURE_HEADER, signature));
+    headers.push((sign::SIGNATURE_HEADER, signature.as_str().to_string()));
     headers
 }
 
 /// Whether `md5_header` (the response's `x-ots-contentmd5`) is the MD5 of `body`.
 pub fn response_md5_matches(md5_header: &str, body: &[u8]) -> bool {
     sign::constant_time_eq(
-        sign::content_md5(body).as_bytes(),
+        sign::content_md5_text(body).as_str().as_bytes(),
         md5_header.trim().as_bytes(),
     )
 }
@@ -109,10 +106,12 @@ pub fn response_signature_matches<'a, I>(
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let block = sign::canonical_headers(headers, "authorization");
-    let signature = sign::sign_response(&credentials.access_key_secret, &block, api);
-    let expected = sign::authorization_header(&credentials.access_key_id, &signature);
-    sign::constant_time_eq(expected.as_bytes(), authorization.trim().as_bytes())
+    let signature = sign::response_signature(&credentials.access_key_secret, api, headers);
+    sign::authorization_matches(
+        authorization,
+        &credentials.access_key_id,
+        signature.as_str(),
+    )
 }
 
 #[cfg(test)]

@@ -88,18 +88,19 @@ async fn answer(
     let name = parts.uri.path().trim_start_matches('/');
     let api = Api::parse(name).expect("client calls a known API");
     // Every request the client sends must pass the server's own authentication.
+    let config = ServerConfig::with_key(KEY_ID, SECRET);
     let verified = crate::server::auth::verify(
         &parts.headers,
         &body,
         api.name(),
-        &ServerConfig::with_key(KEY_ID, SECRET),
+        &config,
         chrono::Utc::now(),
     )
     .expect("client request verifies");
     assert_eq!(verified.instance, "inst");
     let signer = ResponseSigner {
-        access_key_id: KEY_ID.to_string(),
-        key: SECRET.to_string(),
+        access_key_id: KEY_ID,
+        key: SECRET,
         api_name: api.name(),
     };
     let rid = format!("rid-{n}");
@@ -123,7 +124,7 @@ async fn answer(
         }
         Reply::BadSignature(body) => {
             let wrong = ResponseSigner {
-                key: "not-the-secret".to_string(),
+                key: "not-the-secret",
                 ..signer
             };
             response::build(StatusCode::OK, body, &rid, Some(&wrong))

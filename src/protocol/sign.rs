@@ -3,8 +3,8 @@
 //! request signatures, the response signature and the base64 content MD5. Pure functions,
 //! shared by the server (which verifies) and the client (which signs); no I/O here.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
+use std::ops::Range;
 use std::thread::LocalKey;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -43,6 +43,54 @@ pub const SIGN_REGION_HEADER: &str = "x-ots-signregion";
 type HmacSha1 = Hmac<Sha1>;
 type HmacSha256 = Hmac<Sha256>;
 
+/// Base64 text of a digest, held inline: the server checks a request's MD5 and signature
+/// and signs its response with these, where a heap string each showed in the allocation
+/// count of every request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct DigestText<const N: usize>([u8; N]);
+
+/// base64 of an MD5 digest (16 bytes).
+pub type Md5Text = DigestText<24>;
+/// base64 of an HMAC-SHA1 (20 bytes).
+pub type Sha1Text = DigestText<28>;
+/// base64 of an HMAC-SHA256 (32 bytes).
+pub type Sha256Text = DigestText<44>;
+
+impl<const N: usize> DigestText<N> {
+    fn of(digest: &[u8]) -> Self {
+        let mut text = [0u8; N];
+        // N is the padded base64 length of the digest the alias names, so it always fits.
+        let written = BASE64.encode_slice(digest, &mut text).unwrap_or(0);
+        debug_assert_eq!(written, N, "digest of the wrong size for its text");
+        DigestText(text)
+    }
+
+    /// The text (base64 is ASCII).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Display for DigestText<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for DigestText<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+thread_local! {
+    /// The canonical lines being sorted and their spans, reused from request to request.
+    static LINES: RefCell<(String, Vec<Range<usize>>)> =
+        const { RefCell::new((String::new(), Vec::new())) };
+    /// The string to sign being built, reused from request to request.
+    static TO_SIGN: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// Builds the canonical header block: every header whose lower-cased name starts with
 /// `x-ots-`, except `exclude` (the signature header being computed or verified), formatted as
 /// `name:value` with the name lower-cased and the value trimmed, sorted by byte order and
@@ -51,67 +99,83 @@ pub fn canonical_headers<'a, I>(headers: I, exclude: &str) -> String
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    // Names arrive lower-cased from hyper, so the common case borrows everything and the
-    // block costs two allocations, not three per header.
-    let mut lines: Vec<(Cow<'a, str>, &'a str)> = headers
-        .into_iter()
-        .filter_map(|(name, value)| {
-            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(name.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(name)
-            };
-            (name.starts_with(OTS_HEADER_PREFIX) && !name.eq_ignore_ascii_case(exclude))
-                .then(|| (name, value.trim()))
-        })
-        .collect();
-    // Sorted as whole `name:value` lines: `x-ots-a-b:` sorts before `x-ots-a:`.
-    lines.sort_unstable_by(|a, b| line_bytes(a).cmp(line_bytes(b)));
-    join_lines(lines.iter().map(|(name, value)| (name.as_ref(), *value)))
-}
-
-/// Joins `(name, value)` pairs, already lower-case, trimmed and in byte order, into a
-/// canonical header block: `name:value` lines separated by `\n`. For callers whose header
-/// set is fixed and known sorted, such as the response's four `x-ots-*` headers.
-pub fn join_lines<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> String {
-    let len = lines
-        .clone()
-        .into_iter()
-        .map(|(n, v)| n.len() + v.len() + 2);
-    let mut block = String::with_capacity(len.sum());
-    for (i, (name, value)) in lines.into_iter().enumerate() {
-        if i > 0 {
-            block.push('\n');
-        }
-        block.push_str(name);
-        block.push(':');
-        block.push_str(value);
-    }
+    let mut block = String::new();
+    write_canonical_headers(&mut block, headers, exclude);
     block
 }
 
-/// The bytes of one canonical line, `name:value`, without building it.
-fn line_bytes<'s>((name, value): &'s (Cow<'_, str>, &str)) -> impl Iterator<Item = u8> + 's {
-    name.bytes()
-        .chain(std::iter::once(b':'))
-        .chain(value.bytes())
+/// Appends the canonical header block of `headers` (see [`canonical_headers`]) to `out`.
+/// The lines are built and sorted in this thread's reused buffers, so a request signs
+/// without allocating.
+fn write_canonical_headers<'a, I>(out: &mut String, headers: I, exclude: &str)
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    LINES.with_borrow_mut(|(text, spans)| {
+        text.clear();
+        spans.clear();
+        for (name, value) in headers {
+            let signs = name
+                .as_bytes()
+                .get(..OTS_HEADER_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(OTS_HEADER_PREFIX.as_bytes()));
+            if !signs || name.eq_ignore_ascii_case(exclude) {
+                continue;
+            }
+            let start = text.len();
+            text.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+            text.push(':');
+            text.push_str(value.trim());
+            spans.push(start..text.len());
+        }
+        // Sorted as whole `name:value` lines: `x-ots-a-b:` sorts before `x-ots-a:`.
+        let bytes = text.as_bytes();
+        spans.sort_unstable_by(|a, b| bytes[a.clone()].cmp(&bytes[b.clone()]));
+        for (i, span) in spans.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&text[span.clone()]);
+        }
+    });
 }
 
 /// The V2 string to sign for a POST to `/<api_name>` with the given canonical header block.
 /// The canonical query string is always empty in Tablestore.
 pub fn string_to_sign_v2(api_name: &str, canonical_headers: &str) -> String {
     let mut s = String::with_capacity(api_name.len() + canonical_headers.len() + 16);
-    s.push('/');
-    s.push_str(api_name);
-    s.push_str("\nPOST\n\n");
+    write_v2_prefix(&mut s, api_name);
     s.push_str(canonical_headers);
     s.push('\n');
     s
 }
 
+fn write_v2_prefix(out: &mut String, api_name: &str) {
+    out.push('/');
+    out.push_str(api_name);
+    out.push_str("\nPOST\n\n");
+}
+
 /// The V2 signature: base64(HMAC-SHA1(secret, string_to_sign)).
 pub fn sign_v2(access_key_secret: &str, string_to_sign: &str) -> String {
-    hmac_sha1_base64(access_key_secret.as_bytes(), string_to_sign.as_bytes())
+    hmac_sha1_text(access_key_secret.as_bytes(), string_to_sign.as_bytes())
+        .as_str()
+        .to_string()
+}
+
+/// The V2 signature of a request to `/<api_name>` carrying `headers` (any case, any order;
+/// `x-ots-signature` itself is left out), built without allocating.
+pub fn request_signature_v2<'a, I>(access_key_secret: &str, api_name: &str, headers: I) -> Sha1Text
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    TO_SIGN.with_borrow_mut(|s| {
+        s.clear();
+        write_v2_prefix(s, api_name);
+        write_canonical_headers(s, headers, SIGNATURE_HEADER);
+        s.push('\n');
+        hmac_sha1_text(access_key_secret.as_bytes(), s.as_bytes())
+    })
 }
 
 /// The V4 signing key: HMAC-SHA256 chained over `sign_date`, `region`, `"ots"` and
@@ -136,8 +200,27 @@ pub fn string_to_sign_v4(api_name: &str, canonical_headers: &str) -> String {
 
 /// The V4 signature: base64(HMAC-SHA256(v4 key text, string_to_sign_v4)).
 pub fn sign_v4(v4_key: &str, string_to_sign_v4: &str) -> String {
-    let mac = hmac_sha256(v4_key.as_bytes(), string_to_sign_v4.as_bytes());
-    BASE64.encode(mac)
+    Sha256Text::of(&hmac_sha256(
+        v4_key.as_bytes(),
+        string_to_sign_v4.as_bytes(),
+    ))
+    .as_str()
+    .to_string()
+}
+
+/// The V4 signature of a request to `/<api_name>` carrying `headers` (any case, any order;
+/// `x-ots-signaturev4` itself is left out) under the V4 key text, built without allocating.
+pub fn request_signature_v4<'a, I>(v4_key: &str, api_name: &str, headers: I) -> Sha256Text
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    TO_SIGN.with_borrow_mut(|s| {
+        s.clear();
+        write_v2_prefix(s, api_name);
+        write_canonical_headers(s, headers, SIGNATURE_V4_HEADER);
+        s.push_str("\nots");
+        Sha256Text::of(&hmac_sha256(v4_key.as_bytes(), s.as_bytes()))
+    })
 }
 
 /// The response string to sign: the canonical block of the response's `x-ots-*` headers,
@@ -150,17 +233,55 @@ pub fn response_string_to_sign(canonical_headers: &str, api_name: &str) -> Strin
 /// access key secret for V2 clients and the V4 signing key text for V4 clients.
 pub fn sign_response(key: &str, canonical_headers: &str, api_name: &str) -> String {
     let s = response_string_to_sign(canonical_headers, api_name);
-    hmac_sha1_base64(key.as_bytes(), s.as_bytes())
+    hmac_sha1_text(key.as_bytes(), s.as_bytes())
+        .as_str()
+        .to_string()
+}
+
+/// The signature of a response to `/<api_name>` carrying `headers` (any case, any order;
+/// `authorization` itself is left out) under `key`, built without allocating.
+pub fn response_signature<'a, I>(key: &str, api_name: &str, headers: I) -> Sha1Text
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    TO_SIGN.with_borrow_mut(|s| {
+        s.clear();
+        write_canonical_headers(s, headers, "authorization");
+        s.push_str("\n/");
+        s.push_str(api_name);
+        hmac_sha1_text(key.as_bytes(), s.as_bytes())
+    })
 }
 
 /// The `Authorization` header value of a response: `OTS <access_key_id>:<signature>`.
 pub fn authorization_header(access_key_id: &str, signature: &str) -> String {
-    format!("OTS {access_key_id}:{signature}")
+    let mut value = String::with_capacity(access_key_id.len() + signature.len() + 5);
+    value.push_str("OTS ");
+    value.push_str(access_key_id);
+    value.push(':');
+    value.push_str(signature);
+    value
+}
+
+/// Whether `authorization` is `OTS <access_key_id>:<signature>` (outer whitespace aside),
+/// comparing the signature in constant time.
+pub fn authorization_matches(authorization: &str, access_key_id: &str, signature: &str) -> bool {
+    authorization
+        .trim()
+        .strip_prefix("OTS ")
+        .and_then(|rest| rest.strip_prefix(access_key_id))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), signature.as_bytes()))
 }
 
 /// base64(MD5(body)), standard alphabet with padding, as sent in `x-ots-contentmd5`.
 pub fn content_md5(body: &[u8]) -> String {
-    BASE64.encode(Md5::digest(body))
+    content_md5_text(body).as_str().to_string()
+}
+
+/// [`content_md5`] without a heap string.
+pub fn content_md5_text(body: &[u8]) -> Md5Text {
+    Md5Text::of(&Md5::digest(body))
 }
 
 /// Compares two signatures (or digests) in time independent of where they differ.
@@ -171,22 +292,22 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn hmac_sha1_base64(key: &[u8], msg: &[u8]) -> String {
+fn hmac_sha1_text(key: &[u8], msg: &[u8]) -> Sha1Text {
     thread_local! {
         static KEYED: KeyedCache<HmacSha1> = const { RefCell::new(None) };
     }
     let mut mac = keyed(&KEYED, key);
     mac.update(msg);
-    BASE64.encode(mac.finalize().into_bytes())
+    Sha1Text::of(&mac.finalize().into_bytes())
 }
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     thread_local! {
         static KEYED: KeyedCache<HmacSha256> = const { RefCell::new(None) };
     }
     let mut mac = keyed(&KEYED, key);
     mac.update(msg);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 /// A thread's last HMAC key and the HMAC keyed with it.
@@ -223,12 +344,18 @@ mod tests {
             let mut fresh1 = <HmacSha1 as KeyInit>::new_from_slice(key.as_bytes()).expect("key");
             fresh1.update(msg.as_bytes());
             let want1 = BASE64.encode(fresh1.finalize().into_bytes());
-            assert_eq!(hmac_sha1_base64(key.as_bytes(), msg.as_bytes()), want1);
+            assert_eq!(
+                hmac_sha1_text(key.as_bytes(), msg.as_bytes()).as_str(),
+                want1
+            );
             let mut fresh256 =
                 <HmacSha256 as KeyInit>::new_from_slice(key.as_bytes()).expect("key");
             fresh256.update(msg.as_bytes());
             let want256 = fresh256.finalize().into_bytes().to_vec();
-            assert_eq!(hmac_sha256(key.as_bytes(), msg.as_bytes()), want256);
+            assert_eq!(
+                hmac_sha256(key.as_bytes(), msg.as_bytes()).to_vec(),
+                want256
+            );
         }
     }
 
@@ -334,6 +461,47 @@ mod tests {
             SIGNATURE_HEADER,
         );
         assert_eq!(block, "x-ots-a:1\nx-ots-b:2");
+    }
+
+    #[test]
+    fn inline_signatures_equal_the_string_built_ones() {
+        let headers = request_headers();
+        assert_eq!(
+            request_signature_v2(SECRET, "ListTable", headers.clone()).as_str(),
+            "QIOhuZuqJZZKiRVB3Oxt4RxkVq8="
+        );
+        let key = v4_signing_key(SECRET, "20240102", "cn-hangzhou");
+        let mut v4 = headers;
+        v4.push(("x-ots-signdate", "20240102"));
+        v4.push(("x-ots-signregion", "cn-hangzhou"));
+        v4.push(("x-ots-signaturev4", "ignored"));
+        v4.retain(|(n, _)| *n != "x-ots-signature");
+        assert_eq!(
+            request_signature_v4(&key, "ListTable", v4).as_str(),
+            "e3M1TzaikyNfQmp7m5HTacJtX198eaA8ET/JGSqrMG0="
+        );
+        let response = [
+            ("x-ots-requestid", "rid-1"),
+            ("Authorization", "OTS ak_id:old"),
+            ("x-ots-contentmd5", EMPTY_MD5),
+            ("x-ots-date", "2024-01-02T03:04:06.000Z"),
+            ("x-ots-contenttype", "protocol buffer"),
+        ];
+        let signature = response_signature(SECRET, "ListTable", response);
+        assert_eq!(signature.as_str(), "xawltnAszvrJoKIHRwd2zh7KgAw=");
+        assert_eq!(format!("{signature}"), "xawltnAszvrJoKIHRwd2zh7KgAw=");
+        assert_eq!(content_md5_text(b"").as_str(), EMPTY_MD5);
+    }
+
+    #[test]
+    fn authorization_matches_only_the_exact_id_and_signature() {
+        let value = authorization_header("ak_id", "sig=");
+        assert!(authorization_matches(&value, "ak_id", "sig="));
+        assert!(authorization_matches(" OTS ak_id:sig= ", "ak_id", "sig="));
+        assert!(!authorization_matches(&value, "ak_i", "d:sig="));
+        assert!(!authorization_matches(&value, "ak_id", "sig"));
+        assert!(!authorization_matches("OTS ak_id sig=", "ak_id", "sig="));
+        assert!(!authorization_matches("ak_id:sig=", "ak_id", "sig="));
     }
 
     #[test]

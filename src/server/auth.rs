@@ -2,6 +2,7 @@
 //! skew, access key lookup, content MD5 and the V2/V4 signature. Signature arithmetic lives
 //! in `protocol::sign`; this file decides what to check, in which order, and what to answer.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -69,27 +70,28 @@ impl From<AuthError> for OtsError {
 }
 
 /// What a verified request proved: who signed it, for which instance, and the key its
-/// response must be signed with (the secret for V2, the V4 signing key text for V4).
+/// response must be signed with (the secret for V2, the V4 signing key text for V4). The
+/// id and a V2 key are borrowed from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub struct Verified<'c> {
     /// The request's access key id (repeated in the response `Authorization`).
-    pub access_key_id: String,
+    pub access_key_id: &'c str,
     /// The instance the request addresses; otsd accepts any name.
     pub instance: String,
     /// The key that signs the response.
-    pub response_key: String,
+    pub response_key: Cow<'c, str>,
 }
 
 /// Checks a request in the documented order: required headers, API version, date format,
 /// date skew (against `now`), access key, content MD5, signature (V4 when
 /// `x-ots-signaturev4` is present, else V2). `api_name` is the name signed as `/<api_name>`.
-pub fn verify(
+pub fn verify<'c>(
     headers: &HeaderMap,
     body: &[u8],
     api_name: &str,
-    config: &ServerConfig,
+    config: &'c ServerConfig,
     now: DateTime<Utc>,
-) -> Result<Verified, AuthError> {
+) -> Result<Verified<'c>, AuthError> {
     let date = required(headers, DATE_HEADER)?;
     let api_version = required(headers, API_VERSION_HEADER)?;
     let access_key_id = required(headers, ACCESS_KEY_ID_HEADER)?;
@@ -110,11 +112,11 @@ pub fn verify(
             return Err(AuthError::DateSkew(date.to_string()));
         }
     }
-    let secret = config
-        .secret_of(access_key_id)
+    let (access_key_id, secret) = config
+        .key_pair(access_key_id)
         .ok_or(AuthError::UnknownAccessKey)?;
-    let body_md5 = sign::content_md5(body);
-    if !sign::constant_time_eq(body_md5.as_bytes(), content_md5.as_bytes()) {
+    let body_md5 = sign::content_md5_text(body);
+    if !sign::constant_time_eq(body_md5.as_str().as_bytes(), content_md5.as_bytes()) {
         return Err(AuthError::ContentMd5Mismatch);
     }
 
@@ -123,22 +125,20 @@ pub fn verify(
             let sign_date = required(headers, sign::SIGN_DATE_HEADER)?;
             let region = required(headers, sign::SIGN_REGION_HEADER)?;
             let key = v4_signing_key(secret, sign_date, region);
-            let block = canonical(headers, sign::SIGNATURE_V4_HEADER);
-            let expected = sign::sign_v4(&key, &sign::string_to_sign_v4(api_name, &block));
-            check_signature(&expected, given)?;
-            key
+            let expected = sign::request_signature_v4(&key, api_name, ots_headers(headers));
+            check_signature(expected.as_str(), given)?;
+            Cow::Owned(key)
         }
         (None, Some(given)) => {
-            let block = canonical(headers, sign::SIGNATURE_HEADER);
-            let expected = sign::sign_v2(secret, &sign::string_to_sign_v2(api_name, &block));
-            check_signature(&expected, given)?;
-            secret.to_string()
+            let expected = sign::request_signature_v2(secret, api_name, ots_headers(headers));
+            check_signature(expected.as_str(), given)?;
+            Cow::Borrowed(secret)
         }
         (None, None) => return Err(AuthError::MissingHeader(sign::SIGNATURE_HEADER)),
     };
 
     Ok(Verified {
-        access_key_id: access_key_id.to_string(),
+        access_key_id,
         instance: instance.to_string(),
         response_key,
     })
@@ -223,16 +223,16 @@ fn optional<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h
     }
 }
 
-/// The canonical block of the request's `x-ots-*` headers as received. Values that are not
-/// visible ASCII are signed as lossy UTF-8; such a request simply fails to verify.
-fn canonical(headers: &HeaderMap, exclude: &str) -> String {
-    // Only `x-ots-*` headers sign; their values are borrowed unless they are not UTF-8.
-    let ots: Vec<(&str, std::borrow::Cow<'_, str>)> = headers
+/// The request's `x-ots-*` headers as received, the ones a signature covers. A value that
+/// is not UTF-8 signs as a replacement character; such a request simply fails to verify.
+fn ots_headers(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
         .iter()
         .filter(|(name, _)| name.as_str().starts_with(sign::OTS_HEADER_PREFIX))
-        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
-        .collect();
-    sign::canonical_headers(ots.iter().map(|(n, v)| (*n, v.as_ref())), exclude)
+        .map(|(name, value)| {
+            let value = std::str::from_utf8(value.as_bytes()).unwrap_or("\u{fffd}");
+            (name.as_str(), value)
+        })
 }
 
 #[cfg(test)]
@@ -302,8 +302,10 @@ mod tests {
         pairs
     }
 
-    fn check(pairs: &[(&str, &str)]) -> Result<Verified, AuthError> {
-        verify(&headers(pairs), b"", "ListTable", &config(), now())
+    fn check(pairs: &[(&str, &str)]) -> Result<Verified<'static>, AuthError> {
+        // A verified request borrows its configuration; a test's may live forever.
+        let config: &'static ServerConfig = Box::leak(Box::new(config()));
+        verify(&headers(pairs), b"", "ListTable", config, now())
     }
 
     #[test]

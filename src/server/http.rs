@@ -4,6 +4,7 @@
 //! operations on tokio's blocking pool. Every request ends in exactly one response and one
 //! log line.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,18 +44,27 @@ pub async fn serve(
     Ok(response)
 }
 
+/// Answers `req`; returns the API name for the log line beside the response (a known
+/// API's name is static, so the usual request allocates nothing for it).
 async fn route(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
     request_id: &str,
     guard: DrainGuard,
-) -> (String, Response<Body>) {
+) -> (Cow<'static, str>, Response<Body>) {
     let path = req.uri().path();
     if (req.method() == Method::GET || req.method() == Method::HEAD) && path == "/health" {
-        return ("health".to_string(), response::plain(StatusCode::OK, "ok"));
+        return (
+            Cow::Borrowed("health"),
+            response::plain(StatusCode::OK, "ok"),
+        );
     }
     // Python sends `//PutRow` when the endpoint ends in `/`: the API is the last segment.
-    let api_name = path.rsplit('/').next().unwrap_or_default().to_string();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let api_name = match Api::parse(last) {
+        Some(api) => Cow::Borrowed(api.name()),
+        None => Cow::Owned(last.to_string()),
+    };
     if req.method() != Method::POST {
         let err = OtsError::new(
             ErrorCode::MethodNotAllowed,
@@ -117,7 +127,7 @@ async fn post(
     };
     let signer = ResponseSigner {
         access_key_id: verified.access_key_id,
-        key: verified.response_key,
+        key: &verified.response_key,
         api_name: api.name(),
     };
     let catalog = Arc::clone(&state.catalog);

@@ -26,12 +26,12 @@ pub type Body = Full<Bytes>;
 
 /// Who signs a response: the request's access key id and the key its signature proved
 /// (the secret for V2 clients, the V4 signing key text for V4 clients).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseSigner {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSigner<'a> {
     /// Repeated in `Authorization: OTS <id>:<signature>`.
-    pub access_key_id: String,
+    pub access_key_id: &'a str,
     /// The HMAC key of the response signature.
-    pub key: String,
+    pub key: &'a str,
     /// The API name signed as `/<api>`.
     pub api_name: &'static str,
 }
@@ -67,19 +67,23 @@ fn push_hex(out: &mut String, v: u64, width: usize) {
 }
 
 /// The date format of `x-ots-date` in responses (Python parses it with `%f`). Formatted
-/// once per second per thread: chrono's formatter was a few percent of a GetRow's CPU.
-pub fn response_date() -> String {
+/// once per second per thread: chrono's formatter was a few percent of a GetRow's CPU. The
+/// value is shared, so each response's copy is a reference count, not an allocation.
+pub fn response_date() -> HeaderValue {
     thread_local! {
-        static CACHE: std::cell::RefCell<(i64, String)> = const {
-            std::cell::RefCell::new((i64::MIN, String::new()))
+        static CACHE: std::cell::RefCell<(i64, HeaderValue)> = const {
+            std::cell::RefCell::new((i64::MIN, HeaderValue::from_static("")))
         };
     }
     let now = chrono::Utc::now();
     let second = now.timestamp();
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
+    CACHE.with_borrow_mut(|cache| {
         if cache.0 != second {
-            *cache = (second, now.format("%Y-%m-%dT%H:%M:%S.000Z").to_string());
+            let text = now.format("%Y-%m-%dT%H:%M:%S.000Z").to_string();
+            // A formatted date is visible ASCII.
+            let value = HeaderValue::from_maybe_shared(Bytes::from(text))
+                .unwrap_or_else(|_| HeaderValue::from_static(""));
+            *cache = (second, value);
         }
         cache.1.clone()
     })
@@ -91,39 +95,40 @@ pub fn build(
     status: StatusCode,
     body: Vec<u8>,
     request_id: &str,
-    signer: Option<&ResponseSigner>,
+    signer: Option<&ResponseSigner<'_>>,
 ) -> Response<Body> {
-    let md5 = sign::content_md5(&body);
+    let md5 = sign::content_md5_text(&body);
     let date = response_date();
     let authorization = signer.map(|signer| {
-        // The canonical block of exactly the four headers below, written in its sorted
-        // order (contentmd5 < contenttype < date < requestid) instead of sorted each time.
-        let block = sign::join_lines([
-            (CONTENT_MD5_HEADER, md5.as_str()),
-            (CONTENT_TYPE_HEADER, CONTENT_TYPE_PROTOBUF),
-            (DATE_HEADER, date.as_str()),
-            (REQUEST_ID_HEADER, request_id),
-        ]);
-        let signature = sign::sign_response(&signer.key, &block, signer.api_name);
-        sign::authorization_header(&signer.access_key_id, &signature)
+        let signature = sign::response_signature(
+            signer.key,
+            signer.api_name,
+            [
+                (CONTENT_MD5_HEADER, md5.as_str()),
+                (CONTENT_TYPE_HEADER, CONTENT_TYPE_PROTOBUF),
+                (DATE_HEADER, date.to_str().unwrap_or_default()),
+                (REQUEST_ID_HEADER, request_id),
+            ],
+        );
+        sign::authorization_header(signer.access_key_id, signature.as_str())
     });
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     let map = response.headers_mut();
     map.reserve(5);
-    insert(map, HeaderName::from_static(CONTENT_MD5_HEADER), md5);
     insert(
         map,
-        HeaderName::from_static(REQUEST_ID_HEADER),
-        request_id.to_string(),
+        HeaderName::from_static(CONTENT_MD5_HEADER),
+        md5.as_str(),
     );
-    insert(map, HeaderName::from_static(DATE_HEADER), date);
+    insert(map, HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    map.insert(HeaderName::from_static(DATE_HEADER), date);
     map.insert(
         HeaderName::from_static(CONTENT_TYPE_HEADER),
         HeaderValue::from_static(CONTENT_TYPE_PROTOBUF),
     );
     if let Some(authorization) = authorization {
-        insert(map, AUTHORIZATION, authorization);
+        insert_owned(map, AUTHORIZATION, authorization);
     }
     response
 }
@@ -139,7 +144,11 @@ pub fn error_body(err: &OtsError) -> Vec<u8> {
 }
 
 /// An error response: status from the error code, body the Error protobuf.
-pub fn error(err: &OtsError, request_id: &str, signer: Option<&ResponseSigner>) -> Response<Body> {
+pub fn error(
+    err: &OtsError,
+    request_id: &str,
+    signer: Option<&ResponseSigner<'_>>,
+) -> Response<Body> {
     let status =
         StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     build(status, error_body(err), request_id, signer)
@@ -167,9 +176,19 @@ pub fn log(request_id: &str, api: &str, status: StatusCode, latency: Duration) {
     );
 }
 
-fn insert(map: &mut hyper::HeaderMap, name: HeaderName, value: String) {
-    // Values are base64, hex, dates or ASCII ids; one that could not be a header would be
-    // a bug here, so it is logged rather than panicking. The String's buffer is reused.
+// Values are base64, hex or ASCII ids; one that could not be a header would be a bug here,
+// so it is logged rather than panicking.
+fn insert(map: &mut hyper::HeaderMap, name: HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(value) => {
+            map.insert(name, value);
+        }
+        Err(_) => tracing::error!(%name, "response header not representable"),
+    }
+}
+
+/// `insert` of a value already in a String of its own, whose buffer the header takes over.
+fn insert_owned(map: &mut hyper::HeaderMap, name: HeaderName, value: String) {
     match HeaderValue::try_from(value) {
         Ok(value) => {
             map.insert(name, value);
@@ -195,18 +214,19 @@ mod tests {
     fn response_date_is_the_current_second_in_ots_format() {
         let before = chrono::Utc::now().timestamp();
         let date = response_date();
+        let date = date.to_str().expect("ASCII date");
         let after = chrono::Utc::now().timestamp();
         assert_eq!(date.len(), "2026-11-28T10:50:19.000Z".len(), "{date}");
         assert!(date.ends_with(".000Z"), "{date}");
-        let parsed = crate::server::auth::parse_date(&date).unwrap().timestamp();
+        let parsed = crate::server::auth::parse_date(date).unwrap().timestamp();
         assert!((before..=after).contains(&parsed), "{date}");
     }
 
     #[test]
     fn signed_response_carries_ots_headers_and_a_verifiable_authorization() {
         let signer = ResponseSigner {
-            access_key_id: "ak_id".into(),
-            key: "ak_secret".into(),
+            access_key_id: "ak_id",
+            key: "ak_secret",
             api_name: "ListTable",
         };
         let response = build(StatusCode::OK, Vec::new(), "rid-1", Some(&signer));
