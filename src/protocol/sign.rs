@@ -169,12 +169,30 @@ pub fn request_signature_v2<'a, I>(access_key_secret: &str, api_name: &str, head
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
+    with_request_string(api_name, headers, SIGNATURE_HEADER, "\n", |s| {
+        hmac_sha1_text(access_key_secret.as_bytes(), s)
+    })
+}
+
+/// Calls `sign` with the request string to sign, built in this thread's reused buffer: the
+/// V2 prefix for `/<api_name>`, the canonical block of `headers` without `exclude`, then
+/// `suffix` (`"\n"` for V2, `"\nots"` for V4).
+fn with_request_string<'a, I, R>(
+    api_name: &str,
+    headers: I,
+    exclude: &str,
+    suffix: &str,
+    sign: impl FnOnce(&[u8]) -> R,
+) -> R
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
     TO_SIGN.with_borrow_mut(|s| {
         s.clear();
         write_v2_prefix(s, api_name);
-        write_canonical_headers(s, headers, SIGNATURE_HEADER);
-        s.push('\n');
-        hmac_sha1_text(access_key_secret.as_bytes(), s.as_bytes())
+        write_canonical_headers(s, headers, exclude);
+        s.push_str(suffix);
+        sign(s.as_bytes())
     })
 }
 
@@ -214,12 +232,8 @@ pub fn request_signature_v4<'a, I>(v4_key: &str, api_name: &str, headers: I) -> 
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    TO_SIGN.with_borrow_mut(|s| {
-        s.clear();
-        write_v2_prefix(s, api_name);
-        write_canonical_headers(s, headers, SIGNATURE_V4_HEADER);
-        s.push_str("\nots");
-        Sha256Text::of(&hmac_sha256(v4_key.as_bytes(), s.as_bytes()))
+    with_request_string(api_name, headers, SIGNATURE_V4_HEADER, "\nots", |s| {
+        Sha256Text::of(&hmac_sha256(v4_key.as_bytes(), s))
     })
 }
 
