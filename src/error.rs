@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::log_limit::{LogLimit, REPEAT_INTERVAL};
+
 /// Tablestore error codes that otsd answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -201,27 +203,42 @@ impl fmt::Display for OtsError {
 
 impl std::error::Error for OtsError {}
 
+// Engine conditions that every request runs into while they last: logged once per interval
+// (`held_back` counts the lines skipped), not once per request.
+static STALLED_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+static DISK_FULL_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+static DESCRIPTORS_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+static ENGINE_FAILURE_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+
 impl From<crate::engine::Error> for OtsError {
     /// Engine failures are the server's fault: log the detail (file, offset), answer generically.
     fn from(err: crate::engine::Error) -> OtsError {
         use crate::engine::Error as E;
         match err {
             E::Stalled(what) => {
-                tracing::warn!(%what, "write stalled");
+                if let Some(held_back) = STALLED_LOG.admit() {
+                    tracing::warn!(%what, held_back, "write stalled");
+                }
                 OtsError::new(ErrorCode::ServerBusy, "Server is busy.")
             }
             E::InvalidArgument(what) => OtsError::param(what),
             // Not applied, and the server keeps running: say why instead of a bare 500.
             full if full.is_disk_full() => {
-                tracing::error!(error = %full, "write refused: disk full");
+                if let Some(held_back) = DISK_FULL_LOG.admit() {
+                    tracing::error!(error = %full, held_back, "write refused: disk full");
+                }
                 OtsError::disk_full()
             }
             short if short.is_out_of_descriptors() => {
-                tracing::error!(error = %short, "out of file descriptors");
+                if let Some(held_back) = DESCRIPTORS_LOG.admit() {
+                    tracing::error!(error = %short, held_back, "out of file descriptors");
+                }
                 OtsError::out_of_descriptors()
             }
             other => {
-                tracing::error!(error = %other, "engine failure");
+                if let Some(held_back) = ENGINE_FAILURE_LOG.admit() {
+                    tracing::error!(error = %other, held_back, "engine failure");
+                }
                 OtsError::internal()
             }
         }

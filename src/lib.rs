@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod log_limit;
 pub mod protocol;
 pub mod server;
 pub mod table;

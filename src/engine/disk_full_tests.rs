@@ -1,7 +1,8 @@
 //! A state machine against a `BTreeMap` with the disk filling and emptying at random
 //! (`fault`): writes refused for a full disk are invisible, every acknowledged write stays
-//! readable through flushes, compactions and reopens, and nothing stops the engine: every
-//! refused write, flush, compaction or manifest record can be retried once space is back.
+//! readable through flushes, compactions and reopens (a full disk's too), and nothing stops
+//! the engine: every refused write, flush, compaction or manifest record can be retried once
+//! space is back.
 
 use std::collections::BTreeMap;
 
@@ -110,9 +111,9 @@ proptest! {
                     fault::set_disk_full(dir.path(), full);
                     disk = full;
                 }
+                // On a full disk too: the open continues the old manifest and starts an
+                // empty WAL, and the engine serves reads until space is back.
                 Op::Reopen => {
-                    fault::set_disk_full(dir.path(), None);
-                    disk = None;
                     drop(e);
                     e = open(dir.path());
                 }
@@ -129,5 +130,48 @@ proptest! {
         for k in 0..12 {
             prop_assert_eq!(read(&e, k), model.get(&k).copied(), "row {} after the last reopen", k);
         }
+    }
+}
+
+fn put(e: &Engine, k: i64, v: u8) -> Result<SeqNo> {
+    let mut b = WriteBatch::new();
+    b.put(&row(k), b"c", Some(1), &[v]);
+    e.write(b)
+}
+
+#[test]
+fn an_engine_opens_on_a_full_disk_serves_reads_and_writes_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    put(&e, 1, 10).unwrap();
+    e.flush().unwrap();
+    put(&e, 2, 20).unwrap();
+    drop(e);
+
+    fault::set_disk_full(dir.path(), Some(Full::All));
+    let e = open(dir.path());
+    assert_eq!((read(&e, 1), read(&e, 2)), (Some(10), Some(20)));
+    assert!(put(&e, 3, 30).unwrap_err().is_disk_full());
+    assert!(!stopped(&e));
+
+    fault::set_disk_full(dir.path(), None);
+    put(&e, 3, 30).unwrap();
+    drop(e);
+    let e = open(dir.path());
+    assert_eq!(
+        (read(&e, 1), read(&e, 2), read(&e, 3)),
+        (Some(10), Some(20), Some(30))
+    );
+}
+
+#[test]
+fn a_new_engine_on_a_full_disk_fails_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    fault::set_disk_full(dir.path(), Some(Full::All));
+    let opened = Engine::open(dir.path(), options(), DataOptions::default());
+    fault::set_disk_full(dir.path(), None);
+    match opened {
+        Err(err) => assert!(err.is_disk_full(), "{err}"),
+        Ok(_) => panic!("opened a new engine on a full disk"),
     }
 }

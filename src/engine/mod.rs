@@ -311,6 +311,18 @@ fn new_wal(dir: &Path, number: u64, sync: SyncPolicy) -> Result<WalWriter> {
     }
 }
 
+/// The WAL an engine opens with. On a full disk it starts empty rather than failing the
+/// open: the engine then serves reads, and refuses commits until space is freed.
+fn open_wal(dir: &Path, number: u64, sync: SyncPolicy) -> Result<WalWriter> {
+    match new_wal(dir, number, sync) {
+        Err(e) if e.is_resource_exhausted() => {
+            tracing::warn!(error = %e, "cannot preallocate the WAL; writes wait for space");
+            WalWriter::create_empty(dir, number, sync != SyncPolicy::Never)
+        }
+        other => other,
+    }
+}
+
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::Io { path, source } => Error::io(
@@ -529,7 +541,7 @@ impl Engine {
                 tracing::warn!(wal = n, error = %e, "cannot remove obsolete WAL");
             }
         }
-        let wal = new_wal(dir, wal_number, options.sync)?;
+        let wal = open_wal(dir, wal_number, options.sync)?;
         let wal_sync = wal.sync_handle().ok();
         let autoinc = autoinc::AutoIncrement::open(dir)?;
         let version = versions.current();

@@ -22,7 +22,12 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::config::ServerConfig;
 use crate::engine::error::is_out_of_descriptors;
+use crate::log_limit::{LogLimit, REPEAT_INTERVAL};
 use crate::table::Catalog;
+
+// Accept failures repeat for as long as their cause lasts: logged once per interval.
+static SHED_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+static ACCEPT_LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
 
 /// What every request handler shares.
 pub struct ServerState {
@@ -97,11 +102,18 @@ pub async fn run(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     if is_out_of_descriptors(&e) && spare.shed_one(&listener).await {
-                        tracing::warn!("out of file descriptors: closed a new connection");
+                        if let Some(held_back) = SHED_LOG.admit() {
+                            tracing::warn!(
+                                held_back,
+                                "out of file descriptors: closed a new connection"
+                            );
+                        }
                         continue;
                     }
                     // Back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    if let Some(held_back) = ACCEPT_LOG.admit() {
+                        tracing::warn!(error = %e, held_back, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

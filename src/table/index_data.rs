@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::engine::{self, key, Direction, ReadOptions, WriteBatch};
 use crate::error::{ErrorCode, OtsError, OtsResult};
+use crate::log_limit::{LogLimit, REPEAT_INTERVAL};
 use crate::table::index::{self, Index, IndexMeta};
 use crate::table::row::PrimaryKey;
 use crate::table::transaction::{self, TxnSession};
@@ -14,7 +15,10 @@ use crate::table::Table;
 const BULK_BATCH_ROWS: usize = 1000;
 
 fn unreadable_key(table: &str) -> OtsError {
-    tracing::error!(table, "stored row key does not decode");
+    static LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+    if let Some(held_back) = LOG.admit() {
+        tracing::error!(table, held_back, "stored row key does not decode");
+    }
     OtsError::internal()
 }
 

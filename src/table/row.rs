@@ -3,6 +3,7 @@
 
 use crate::engine::{self, key, PkValue};
 use crate::error::{OtsError, OtsResult};
+use crate::log_limit::{LogLimit, REPEAT_INTERVAL};
 use crate::table::filter::Filter;
 use crate::table::limits;
 use crate::table::schema::TableSchema;
@@ -55,7 +56,10 @@ pub fn pk_len(pk: &PrimaryKey) -> usize {
 
 /// The error for stored bytes that do not decode, logged with the table name.
 fn corrupt(schema: &TableSchema, what: &str) -> OtsError {
-    tracing::error!(table = %schema.table_name, what, "stored row does not decode");
+    static LOG: LogLimit = LogLimit::new(REPEAT_INTERVAL);
+    if let Some(held_back) = LOG.admit() {
+        tracing::error!(table = %schema.table_name, what, held_back, "stored row does not decode");
+    }
     OtsError::internal()
 }
 

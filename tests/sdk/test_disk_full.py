@@ -1,6 +1,7 @@
 """A full disk, driven through the official Python SDK on a small tmpfs: writes are refused
 with 503 OTSServerUnavailable while reads go on, writes resume without a restart once space
-is freed, and every acknowledged write survives a SIGKILL.
+is freed, every acknowledged write survives a SIGKILL, and the server restarts on a full
+disk.
 
 Mounting the tmpfs needs root (CI runs as root); elsewhere the test is skipped and says so.
 """
@@ -65,6 +66,17 @@ def _fill_until_refused(client, first_key):
     pytest.fail("2000 writes of 60 KB fitted on a 24 MiB disk")
 
 
+def _fill_to_the_last_byte(path):
+    """Takes whatever space is left, down to single bytes."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+
+
 def test_a_full_disk_refuses_writes_then_recovers_without_losing_any(small_disk):
     server = OtsdServer(
         os.path.join(small_disk, "data"), env={"OTSD_WRITE_BUFFER_MIB": "8"}
@@ -109,14 +121,24 @@ def test_a_full_disk_refuses_writes_then_recovers_without_losing_any(small_disk)
             resumed, _ = _fill_until_refused(client, 10_000)
         assert resumed, "writes did not resume after space was freed"
 
-        # Every acknowledged write survives a SIGKILL (the restart needs a little room).
+        # Every acknowledged write survives a SIGKILL, and the restart needs no free space:
+        # on a disk filled to the last byte the server starts, serves every row and refuses
+        # writes until the disk has room again.
         server.kill()
-        assert _run("mount", "-o", "remount,size=64m", small_disk).returncode == 0
+        _fill_to_the_last_byte(os.path.join(small_disk, "last-bytes"))
         server.start()
         client = server.client()
         for key in acked + resumed:
             _, row, _ = client.get_row("t", [("k", key)], max_version=1)
             assert row is not None, f"acknowledged row {key} is gone"
             assert dict((c[0], c[1]) for c in row.attribute_columns)["i"] == key
+        with pytest.raises(OTSServiceError) as refused:
+            _put(client, 20_000)
+        assert refused.value.get_http_status() == 503
+        assert "out of disk space" in refused.value.get_error_message()
+        assert _run("mount", "-o", "remount,size=64m", small_disk).returncode == 0
+        _put(client, 20_000)
+        _, row, _ = client.get_row("t", [("k", 20_000)], max_version=1)
+        assert row is not None
     finally:
         server.kill()

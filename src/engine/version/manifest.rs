@@ -160,6 +160,32 @@ impl ManifestWriter {
         })
     }
 
+    /// Continues manifest `number` in `dir` after its first `valid_len` bytes (its intact
+    /// records, see `Replay`), cutting off a torn tail first: for an open that cannot write
+    /// a fresh manifest because the disk is full.
+    ///
+    /// Errors: `Io`.
+    pub fn reopen(dir: &Path, number: u64, valid_len: u64) -> Result<ManifestWriter> {
+        let path = filename::manifest_path(dir, number);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len > valid_len {
+            // Truncating frees space, so it works on a full disk.
+            file.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
+            fsync::sync_data(&file, &path)?;
+        }
+        Ok(ManifestWriter {
+            path,
+            number,
+            file,
+            size: valid_len,
+            intact: true,
+        })
+    }
+
     /// Appends `edit` as one record and fsyncs; the edit is durable when this returns.
     ///
     /// Errors: `Io`. When the write itself fails (a full disk), the part of the record that
@@ -410,6 +436,26 @@ mod tests {
             read_manifest(w.path()).unwrap().edits,
             vec![edit(1), edit(3)]
         );
+    }
+
+    #[test]
+    fn a_reopened_manifest_cuts_its_torn_tail_and_continues_after_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ManifestWriter::create(dir.path(), 1).unwrap();
+        w.append(&edit(1)).unwrap();
+        let path = w.path().to_path_buf();
+        drop(w);
+        // A record that only partly reached the disk.
+        let mut torn = fs::read(&path).unwrap();
+        let whole = torn.len();
+        torn.extend_from_slice(&encode_record(&edit(2).encode())[..5]);
+        fs::write(&path, &torn).unwrap();
+        let valid_len = read_manifest(&path).unwrap().valid_len;
+        assert_eq!(valid_len, whole as u64);
+        let mut w = ManifestWriter::reopen(dir.path(), 1, valid_len).unwrap();
+        assert_eq!(w.size(), valid_len);
+        w.append(&edit(3)).unwrap();
+        assert_eq!(read_manifest(&path).unwrap().edits, vec![edit(1), edit(3)]);
     }
 
     #[test]

@@ -423,6 +423,20 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, FileKind)>> {
     Ok(out)
 }
 
+/// After a fresh manifest could not be started for lack of space or descriptors, the open
+/// continues the old one (`old`: its number and intact length) instead, so that a server on
+/// a full disk still starts and serves reads while writes wait for space. Any other failure,
+/// or a new directory with no manifest yet, is `e` itself.
+fn continue_manifest(dir: &Path, old: Option<(u64, u64)>, e: Error) -> Result<ManifestWriter> {
+    match old {
+        Some((number, valid_len)) if e.is_resource_exhausted() => {
+            tracing::warn!(error = %e, manifest = number, "cannot start a fresh manifest; continuing the old one");
+            ManifestWriter::reopen(dir, number, valid_len)
+        }
+        _ => Err(e),
+    }
+}
+
 fn remove_quietly(path: &Path) {
     match fs::remove_file(path) {
         Ok(()) => tracing::info!(file = %path.display(), "removed stale file"),
@@ -433,7 +447,8 @@ fn remove_quietly(path: &Path) {
 impl VersionSet {
     /// Opens (or creates) the version set of `dir`: replays the manifest `CURRENT` names,
     /// opens every live table, deletes unreferenced tables, temp files and old manifests, and
-    /// starts a fresh manifest holding a snapshot (so a torn tail is never appended to).
+    /// starts a fresh manifest holding a snapshot (so a torn tail is never appended to). On
+    /// a full disk it continues the old manifest after its intact records instead.
     ///
     /// Errors: `Io`; `Corruption` for a damaged manifest or `CURRENT`, or a live table that
     /// fails to open.
@@ -444,6 +459,8 @@ impl VersionSet {
         // (log_number, next_file_number, last_seqno)
         let mut counters = (0u64, 1u64, 0 as SeqNo);
         let old_manifest = manifest::read_current(dir)?;
+        // The old manifest's number and intact length, to continue it on a full disk.
+        let mut old_valid = None;
         if let Some(number) = old_manifest {
             let path = filename::manifest_path(dir, number);
             if !path.exists() {
@@ -453,7 +470,9 @@ impl VersionSet {
                     "CURRENT names a missing manifest",
                 ));
             }
-            for edit in manifest::read_manifest(&path)?.edits {
+            let replay = manifest::read_manifest(&path)?;
+            old_valid = Some((number, replay.valid_len));
+            for edit in replay.edits {
                 replay_edit(&path, &mut levels, &mut counters, edit)?;
             }
         }
@@ -496,7 +515,10 @@ impl VersionSet {
 
         let manifest_number = next_file_number;
         next_file_number += 1;
-        let writer = ManifestWriter::create(dir, manifest_number)?;
+        let (writer, fresh) = match ManifestWriter::create(dir, manifest_number) {
+            Ok(writer) => (writer, true),
+            Err(e) => (continue_manifest(dir, old_valid, e)?, false),
+        };
         let set = VersionSet {
             dir: dir.to_path_buf(),
             num_levels,
@@ -510,14 +532,26 @@ impl VersionSet {
             last_seqno: AtomicU64::new(last_seqno),
             manifest_roll_bytes: AtomicU64::new(MANIFEST_ROLL_BYTES),
         };
-        {
+        if fresh {
             let mut state = set.manifest.lock();
             let snapshot = set.snapshot_edit(&set.current());
-            state.writer.append(&snapshot)?;
-            manifest::set_current(dir, manifest_number)?;
-        }
-        if let Some(old) = old_manifest {
-            remove_quietly(&filename::manifest_path(dir, old));
+            let started = state
+                .writer
+                .append(&snapshot)
+                .and_then(|()| manifest::set_current(dir, manifest_number));
+            match started {
+                Ok(()) => {
+                    if let Some(old) = old_manifest {
+                        remove_quietly(&filename::manifest_path(dir, old));
+                    }
+                }
+                Err(e) => {
+                    // `CURRENT` still names the old manifest (a failed `set_current` leaves
+                    // it), so the fresh one is only wasted space.
+                    state.writer = continue_manifest(dir, old_valid, e)?;
+                    remove_quietly(&filename::manifest_path(dir, manifest_number));
+                }
+            }
         }
         Ok((
             set,

@@ -83,25 +83,20 @@ impl WalWriter {
         Self::open_new(dir, number, false)
     }
 
+    /// Like `create` (or `create_unsynced`), without preallocating: the first append
+    /// extends the file. For an engine opening on a full disk, which then serves reads and
+    /// refuses commits until space is freed, as it does when the disk fills while it runs.
+    pub fn create_empty(dir: &Path, number: u64, synced: bool) -> Result<WalWriter> {
+        let w = Self::new_file(dir, number, synced)?;
+        if let Err(e) = sync_dir(dir) {
+            let _ = std::fs::remove_file(&w.path);
+            return Err(e);
+        }
+        Ok(w)
+    }
+
     fn open_new(dir: &Path, number: u64, synced: bool) -> Result<WalWriter> {
-        let path = filename::wal_path(dir, number);
-        let file = OpenOptions::new()
-            .read(true) // a shared writable mapping needs a read-write descriptor
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let mut w = WalWriter {
-            file,
-            path,
-            number,
-            bytes: 0,
-            allocated: 0,
-            synced,
-            map: None,
-            ahead: None,
-            ahead_failed: false,
-        };
+        let mut w = Self::new_file(dir, number, synced)?;
         let first = if synced {
             FOREGROUND_CHUNK_BYTES
         } else {
@@ -113,6 +108,28 @@ impl WalWriter {
             return Err(e);
         }
         Ok(w)
+    }
+
+    /// Creates the file of WAL `number`, empty and not yet durable.
+    fn new_file(dir: &Path, number: u64, synced: bool) -> Result<WalWriter> {
+        let path = filename::wal_path(dir, number);
+        let file = OpenOptions::new()
+            .read(true) // a shared writable mapping needs a read-write descriptor
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(WalWriter {
+            file,
+            path,
+            number,
+            bytes: 0,
+            allocated: 0,
+            synced,
+            map: None,
+            ahead: None,
+            ahead_failed: false,
+        })
     }
 
     /// Writes zeros up to `target` in the foreground and, for a synced log, fdatasyncs the
