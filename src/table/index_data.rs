@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use parking_lot::RwLockWriteGuard;
+
 use crate::engine::{self, key, Direction, ReadOptions, WriteBatch};
 use crate::error::{ErrorCode, OtsError, OtsResult};
 use crate::log_limit::{LogLimit, REPEAT_INTERVAL};
@@ -89,21 +91,30 @@ impl Table {
         Ok(())
     }
 
-    /// Adds `index` to this table: fills it from the stored rows when `fill` is set, then
-    /// records it in the meta. Writers wait meanwhile, so none is missed or indexed twice.
+    /// Adds `index` to this table: installs it for writers, fills it from the stored rows
+    /// when `fill` is set, then records it in the meta. Writers keep going while it fills:
+    /// they maintain the new index from the moment it is installed, and wait only while one
+    /// chunk of the fill is read and written (see `fill_index`).
     ///
     /// Errors: 409 OTSRowOperationConflict while a local transaction is open on the table
     /// (its buffered writes were staged without the index); engine and I/O failures, after
-    /// which the index's rows are cleared again.
+    /// which the index is withdrawn and its rows are cleared again.
     pub(super) fn install_index(&self, index: &IndexMeta, fill: bool) -> OtsResult<()> {
-        let mut indexes = self.indexes.write();
-        if self.held.lock().values().any(|t| t.is_live()) {
-            return Err(OtsError::new(
-                ErrorCode::RowOperationConflict,
-                "A local transaction is open on the table; commit or abort it first.",
-            ));
-        }
         let active = Index::new(index.clone(), &self.meta().schema);
+        {
+            let mut indexes = self.indexes.write();
+            // Not `is_live`: a transaction's write holds its state while it waits for the
+            // index list held here.
+            if self.held.lock().values().any(|t| t.is_live_or_busy()) {
+                return Err(OtsError::new(
+                    ErrorCode::RowOperationConflict,
+                    "A local transaction is open on the table; commit or abort it first.",
+                ));
+            }
+            let mut next = (**indexes).clone();
+            next.push(active.clone());
+            *indexes = Arc::new(next);
+        }
         let installed = match fill {
             true => self.fill_index(&active),
             false => Ok(()),
@@ -116,13 +127,23 @@ impl Table {
             .map(|_| ())
         });
         if let Err(e) = installed {
+            self.withdraw_index(&index.name);
             self.clear_index(index);
             return Err(e);
         }
-        let mut next = (**indexes).clone();
-        next.push(active);
-        *indexes = Arc::new(next);
         Ok(())
+    }
+
+    /// Takes the index `name` out of the writers' list (after a failed install). Once this
+    /// returns, no writer that staged changes for it is still committing them.
+    fn withdraw_index(&self, name: &str) {
+        let mut indexes = self.indexes.write();
+        let next = indexes
+            .iter()
+            .filter(|i| i.meta.name != name)
+            .cloned()
+            .collect();
+        *indexes = Arc::new(next);
     }
 
     /// Removes the index `name` from this table's meta and from its writers; its rows stay
@@ -151,35 +172,63 @@ impl Table {
         Ok(index)
     }
 
-    /// Writes the index row of every stored row (the caller keeps writers out).
+    /// Writes the index row of every stored row, `BULK_BATCH_ROWS` rows at a time. Each
+    /// chunk is read and written while it holds every partition gate (so no transaction
+    /// commits) and the index list exclusively (so no other write is staged or committing:
+    /// writers hold it shared from staging to commit). A chunk therefore indexes each row as
+    /// it stands, and every later change to the row, made by a writer that already maintains
+    /// `index`, replaces that index row; rows ahead of the fill that writers index first are
+    /// indexed again to the same result.
     fn fill_index(&self, index: &Index) -> OtsResult<()> {
         let read = self.index_read(std::slice::from_ref(index));
-        let start = key::encode_row_key(&[engine::PkValue::InfMin]);
-        let mut rows =
-            self.engine()
-                .scan(&start, &index::base_space_end(), Direction::Forward, &read)?;
+        let end = index::base_space_end();
         let names: Vec<String> = self
             .schema()
             .primary_key
             .iter()
             .map(|c| c.name.clone())
             .collect();
-        let mut batch = WriteBatch::new();
-        while let Some(row) = rows.next_ref()? {
-            let values =
-                key::decode_row_key(row.key()).ok_or_else(|| unreadable_key(self.name()))?;
-            let pk: PrimaryKey = names.iter().cloned().zip(values).collect();
-            if let Some(entry) = index.row_of(&pk, Some(&row.to_row())) {
-                index::write_row(&entry, &mut batch);
+        let mut from = key::encode_row_key(&[engine::PkValue::InfMin]);
+        // The previous chunk's last row, where this chunk starts again.
+        let mut done: Option<Vec<u8>> = None;
+        loop {
+            let gates: Vec<_> = self.partition_gates.iter().map(|g| g.read()).collect();
+            let writers_out = self.indexes.write();
+            let mut rows = self.engine().scan(&from, &end, Direction::Forward, &read)?;
+            let mut batch = WriteBatch::new();
+            let mut taken = 0;
+            let mut last = None;
+            while let Some(row) = rows.next_ref()? {
+                if done.as_deref() == Some(row.key()) {
+                    continue;
+                }
+                let values =
+                    key::decode_row_key(row.key()).ok_or_else(|| unreadable_key(self.name()))?;
+                let pk: PrimaryKey = names.iter().cloned().zip(values).collect();
+                if let Some(entry) = index.row_of(&pk, Some(&row.to_row())) {
+                    index::write_row(&entry, &mut batch);
+                }
+                taken += 1;
+                if taken == BULK_BATCH_ROWS {
+                    last = Some(row.key().to_vec());
+                    break;
+                }
             }
-            if batch.len() >= BULK_BATCH_ROWS {
-                self.engine().write(std::mem::take(&mut batch))?;
+            drop(rows);
+            if !batch.is_empty() {
+                self.engine().write(batch)?;
+            }
+            // Hand the lock to the writers that queued behind this chunk.
+            RwLockWriteGuard::unlock_fair(writers_out);
+            drop(gates);
+            match last {
+                Some(key) => {
+                    from.clone_from(&key);
+                    done = Some(key);
+                }
+                None => return Ok(()),
             }
         }
-        if !batch.is_empty() {
-            self.engine().write(batch)?;
-        }
-        Ok(())
     }
 
     /// Deletes every row of `index` (dropped, or never finished). Best effort: a row left

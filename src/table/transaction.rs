@@ -96,6 +96,16 @@ impl Transaction {
         Transaction::check_live(&mut state, self.timeout)
     }
 
+    /// Like `is_live`, without waiting: a transaction in the middle of an operation (its
+    /// state locked by a session) counts as live. For callers holding a lock that such an
+    /// operation may be waiting for (the index list), where waiting would deadlock.
+    pub fn is_live_or_busy(&self) -> bool {
+        match self.state.try_lock() {
+            Some(mut state) => Transaction::check_live(&mut state, self.timeout),
+            None => true,
+        }
+    }
+
     fn check_live(state: &mut TxnState, timeout: Duration) -> bool {
         if !state.finished && state.last_active.elapsed() > timeout {
             state.finished = true;
