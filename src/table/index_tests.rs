@@ -388,28 +388,13 @@ proptest! {
 fn a_transaction_keeps_its_indexes_current_and_blocks_a_new_index() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = with_indexes(dir.path(), vec![index("by_e", "e", &["a"])]);
-    let t = catalog.table("i", "t").unwrap();
     let id = catalog.start_transaction("i", "t", pk(1)).unwrap();
-    let (_, txn) = catalog.transaction("i", &id).unwrap();
-    {
-        let mut session = txn.session().unwrap();
-        let a = Attrs {
-            e: Some("x".into()),
-            a: Some(5),
-            ..Attrs::default()
-        };
-        let put = RowWrite::Put {
-            pk: pk(1),
-            cells: cells(&a),
-        };
-        t.write_row_in(
-            put,
-            &Condition::default(),
-            &ReturnKind::None,
-            Some(&mut session),
-        )
-        .unwrap();
-    }
+    let a = Attrs {
+        e: Some("x".into()),
+        a: Some(5),
+        ..Attrs::default()
+    };
+    put_in_transaction(&catalog, &id, 1, &a);
     let refused = catalog
         .create_index("i", "t", index("by_n", "n", &[]), true)
         .unwrap_err();
@@ -526,15 +511,7 @@ fn an_index_on_a_defined_column_added_after_creation_uses_its_declared_type() {
 #[test]
 fn an_index_created_under_concurrent_writes_misses_none_of_them() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Arc::new(open(dir.path()));
-    catalog
-        .create_table(
-            "i",
-            schema(),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
+    let catalog = Arc::new(with_indexes(dir.path(), vec![]));
     let writers: Vec<_> = (0..4i64)
         .map(|w| {
             let catalog = Arc::clone(&catalog);
@@ -566,27 +543,26 @@ fn an_index_created_under_concurrent_writes_misses_none_of_them() {
         w.join().unwrap();
     }
     // Whatever interleaving happened, the index is what the base rows make now.
-    let t = catalog.table("i", "t").unwrap();
-    let mut model = BTreeMap::new();
-    for row in scan(&t) {
-        let k = match row.primary_key[0].1 {
-            PkValue::Integer(k) => k,
-            _ => unreachable!(),
-        };
-        let n = row.latest("n").map(|c| match c.value {
-            Value::Integer(n) => n,
-            _ => unreachable!(),
-        });
-        model.insert(
-            k,
-            Attrs {
-                n,
-                ..Attrs::default()
-            },
-        );
-    }
+    let model = model_of(&catalog.table("i", "t").unwrap());
     let by_n = catalog.table("i", "by_n").unwrap();
     assert_eq!(actual(&by_n), expected(&model, false));
+}
+
+/// Puts row `k` of table `i`/`t` as `a` inside the open transaction `id`.
+fn put_in_transaction(catalog: &Catalog, id: &str, k: i64, a: &Attrs) {
+    let (t, txn) = catalog.transaction("i", id).unwrap();
+    let mut session = txn.session().unwrap();
+    let put = RowWrite::Put {
+        pk: pk(k),
+        cells: cells(a),
+    };
+    t.write_row_in(
+        put,
+        &Condition::default(),
+        &ReturnKind::None,
+        Some(&mut session),
+    )
+    .unwrap();
 }
 
 /// The model of the base table as it stands, read back from a scan.
@@ -616,15 +592,7 @@ fn model_of(t: &Table) -> BTreeMap<i64, Attrs> {
 #[test]
 fn an_index_filled_in_chunks_under_changing_rows_and_transactions_stays_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Arc::new(open(dir.path()));
-    catalog
-        .create_table(
-            "i",
-            schema(),
-            &TableOptionsPatch::default(),
-            CapacityUnits::default(),
-        )
-        .unwrap();
+    let catalog = Arc::new(with_indexes(dir.path(), vec![]));
     // Three chunks of stored rows (BULK_BATCH_ROWS is 1000).
     const ROWS: i64 = 2500;
     let t = catalog.table("i", "t").unwrap();
@@ -675,7 +643,6 @@ fn an_index_filled_in_chunks_under_changing_rows_and_transactions_stays_exact() 
     let transactions = {
         let (catalog, filling) = (Arc::clone(&catalog), Arc::clone(&filling));
         std::thread::spawn(move || {
-            let t = catalog.table("i", "t").unwrap();
             let mut round = 0i64;
             while still_filling(&filling) || round < 20 {
                 let k = (round * 131) % ROWS;
@@ -684,25 +651,11 @@ fn an_index_filled_in_chunks_under_changing_rows_and_transactions_stays_exact() 
                     round += 1;
                     continue;
                 };
-                let (_, txn) = catalog.transaction("i", &id).unwrap();
-                {
-                    let mut session = txn.session().unwrap();
-                    let a = Attrs {
-                        n: Some(1000 + round),
-                        ..Attrs::default()
-                    };
-                    let put = RowWrite::Put {
-                        pk: pk(k),
-                        cells: cells(&a),
-                    };
-                    t.write_row_in(
-                        put,
-                        &Condition::default(),
-                        &ReturnKind::None,
-                        Some(&mut session),
-                    )
-                    .unwrap();
-                }
+                let a = Attrs {
+                    n: Some(1000 + round),
+                    ..Attrs::default()
+                };
+                put_in_transaction(&catalog, &id, k, &a);
                 catalog.commit_transaction("i", &id).unwrap();
                 round += 1;
             }
