@@ -502,6 +502,17 @@ mod tests {
     }
 
     #[test]
+    fn a_transaction_in_an_operation_counts_as_live_without_waiting() {
+        let txn = Transaction::new("t1".into(), PkValue::Integer(1), Duration::from_secs(60));
+        let session = txn.session().unwrap();
+        assert!(txn.is_live_or_busy(), "busy: its state is locked");
+        drop(session);
+        assert!(txn.is_live_or_busy());
+        txn.finish().unwrap();
+        assert!(!txn.is_live_or_busy(), "finished");
+    }
+
+    #[test]
     fn sessions_fail_once_finished_or_idle_too_long() {
         let txn = Transaction::new("t1".into(), PkValue::Integer(1), Duration::from_secs(60));
         {
