@@ -19,4 +19,5 @@ pub mod log_limit;
 pub mod protocol;
 pub mod server;
 pub mod table;
+pub mod thread_cache;
 pub mod timeline;
