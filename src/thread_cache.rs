@@ -27,13 +27,13 @@ use std::ptr;
 
 /// The cached block sizes: mimalloc's own size bins up to 4 KiB (8-byte steps to 64, then
 /// four per doubling), so that rounding a request up to its class costs no memory.
-const CLASS_SIZES: [usize; CLASSES] = [
+const CLASS_SIZES: [usize; 32] = [
     8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640,
     768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
 ];
-const CLASSES: usize = 32;
+const CLASSES: usize = CLASS_SIZES.len();
 /// Blocks up to this size are cached: a request's body and a page's response buffer too.
-const MAX_CACHED_BYTES: usize = 4096;
+const MAX_CACHED_BYTES: usize = CLASS_SIZES[CLASSES - 1];
 /// Blocks aligned to at most this many bytes are cached: mimalloc's smallest bins do not
 /// promise more.
 const MAX_CACHED_ALIGN: usize = 8;
@@ -78,14 +78,32 @@ struct Cache {
     stacks: [Stack; CLASSES],
 }
 
-impl Drop for Cache {
-    fn drop(&mut self) {
+impl Cache {
+    const fn new() -> Cache {
+        Cache {
+            stacks: [const {
+                Stack {
+                    head: Cell::new(ptr::null_mut()),
+                    len: Cell::new(0),
+                }
+            }; CLASSES],
+        }
+    }
+
+    /// Hands every cached block back to mimalloc.
+    fn release(&self) {
         for (class, stack) in self.stacks.iter().enumerate() {
             while let Some(block) = stack.pop() {
                 // SAFETY: the block was allocated by mimalloc with the class layout.
                 unsafe { mimalloc::MiMalloc.dealloc(block, class_layout(class)) };
             }
         }
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -115,11 +133,7 @@ impl Stack {
 }
 
 thread_local! {
-    static CACHE: Cache = const {
-        Cache {
-            stacks: [const { Stack { head: Cell::new(ptr::null_mut()), len: Cell::new(0) } }; CLASSES],
-        }
-    };
+    static CACHE: Cache = const { Cache::new() };
 }
 
 /// The class of a layout, if blocks of it are cached.
@@ -249,6 +263,23 @@ mod tests {
                 assert_eq!(cached, kept, "{size}");
             }
         }
+    }
+
+    #[test]
+    fn a_released_cache_holds_no_block() {
+        let cache = Cache::new();
+        for (class, &size) in CLASS_SIZES.iter().enumerate() {
+            for _ in 0..3 {
+                let block = unsafe { mimalloc::MiMalloc.alloc(class_layout(class)) };
+                unsafe { block.write_bytes(0x5a, size) };
+                assert!(cache.stacks[class].push(block, blocks_kept(class)));
+            }
+        }
+        cache.release();
+        assert!(cache
+            .stacks
+            .iter()
+            .all(|s| s.len.get() == 0 && s.head.get().is_null()));
     }
 
     #[test]
